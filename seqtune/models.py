@@ -1,0 +1,122 @@
+"""Recurrent models: one fused torch core (tanh RNN, LSTM, GRU) behind three heads.
+
+- :class:`SeedGenerator` reads seeds, then generates a continuation step by step.
+- :class:`WindowForecaster` reads an input window and predicts the next value.
+- :class:`SequenceClassifier` embeds digits and classifies from the last state.
+
+Every model exposes ``loss(inputs, targets, **options)`` for training and
+``forward(inputs)`` for (free-running) prediction, so one trainer serves all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from seqtune.errors import SeqtuneError
+
+ARCHITECTURES = ("rnn", "lstm", "gru")
+
+
+def recurrent_core(architecture: str, input_size: int, hidden_size: int,
+                   num_layers: int) -> nn.RNNBase:
+    """A fused, batch-first ``nn.RNN`` (tanh), ``nn.LSTM`` or ``nn.GRU``."""
+    kinds = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+    if architecture not in kinds:
+        raise SeqtuneError(
+            f"architecture: unknown {architecture!r}; expected one of {ARCHITECTURES}")
+    if hidden_size < 1 or num_layers < 1:
+        raise SeqtuneError("hidden_size and num_layers must be positive integers")
+    return kinds[architecture](input_size, hidden_size, num_layers, batch_first=True)
+
+
+class SeedGenerator(nn.Module):
+    """Reads ``n_seeds`` values, then emits ``horizon`` values one at a time.
+
+    Each step's input is the previous value: the true one with probability
+    ``teacher_forcing`` during training (scheduled sampling), otherwise the
+    model's own output. Prediction is always free-running.
+    """
+
+    def __init__(self, architecture: str, hidden_size: int, num_layers: int,
+                 horizon: int) -> None:
+        super().__init__()
+        self.horizon = horizon
+        self.core = recurrent_core(architecture, 1, hidden_size, num_layers)
+        self.head = nn.Linear(hidden_size, 1)
+
+    def _rollout(self, seeds: torch.Tensor, steps: int, targets: torch.Tensor | None = None,
+                 teacher_forcing: float = 0.0) -> torch.Tensor:
+        out, state = self.core(seeds.unsqueeze(-1))
+        value = self.head(out[:, -1])  # prediction of the first continuation value
+        values = [value]
+        for t in range(1, steps):
+            feed = value
+            if targets is not None and teacher_forcing > 0.0:
+                use_truth = torch.rand(len(seeds), 1, device=seeds.device) < teacher_forcing
+                feed = torch.where(use_truth, targets[:, t - 1:t], value)
+            out, state = self.core(feed.unsqueeze(1), state)
+            value = self.head(out[:, -1])
+            values.append(value)
+        return torch.cat(values, dim=1)
+
+    def forward(self, seeds: torch.Tensor) -> torch.Tensor:
+        return self._rollout(seeds, self.horizon)
+
+    def loss(self, seeds: torch.Tensor, targets: torch.Tensor, teacher_forcing: float = 0.0,
+             rollout: int | None = None) -> torch.Tensor:
+        """MSE over the first ``rollout`` steps (1 = one-step-ahead, default all)."""
+        steps = min(rollout or self.horizon, self.horizon)
+        pred = self._rollout(seeds, steps, targets, teacher_forcing)
+        return F.mse_loss(pred, targets[:, :steps])
+
+
+class WindowForecaster(nn.Module):
+    """Input window (batch, window, features) -> next target value."""
+
+    def __init__(self, architecture: str, hidden_size: int, num_layers: int,
+                 n_features: int) -> None:
+        super().__init__()
+        self.core = recurrent_core(architecture, n_features, hidden_size, num_layers)
+        self.head = nn.Linear(hidden_size, 1)
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        out, _ = self.core(windows)
+        return self.head(out[:, -1]).squeeze(-1)
+
+    def loss(self, windows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(self(windows), targets)
+
+
+class SequenceClassifier(nn.Module):
+    """Digits (batch, length) -> class scores from the last hidden state."""
+
+    def __init__(self, architecture: str, hidden_size: int, num_layers: int,
+                 vocab_size: int, n_classes: int, embedding_dim: int = 32) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        self.core = recurrent_core(architecture, embedding_dim, hidden_size, num_layers)
+        self.head = nn.Linear(hidden_size, n_classes)
+
+    def forward(self, digits: torch.Tensor) -> torch.Tensor:
+        out, _ = self.core(self.embedding(digits))
+        return self.head(out[:, -1])
+
+    def loss(self, digits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self(digits), labels)
+
+
+MODEL_KINDS: dict[str, type[nn.Module]] = {
+    "generator": SeedGenerator,
+    "forecaster": WindowForecaster,
+    "classifier": SequenceClassifier,
+}
+
+
+def build_model(kind: str, architecture: str, hidden_size: int, num_layers: int,
+                **spec: Any) -> nn.Module:
+    """The model for a task's ``model_kind``; ``spec`` comes from ``Task.model_spec()``."""
+    return MODEL_KINDS[kind](architecture, hidden_size, num_layers, **spec)

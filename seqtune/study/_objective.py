@@ -1,0 +1,95 @@
+"""One trial: parameters -> trained model -> metrics stored on the trial."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from seqtune.errors import TrainingDiverged
+from seqtune.space import suggest
+from seqtune.tasks import Task
+from seqtune.trainer import FitResult, TrainConfig, evaluate, fit, predict
+
+_TRAIN_PARAMS = ("architecture", "hidden_size", "num_layers", "learning_rate", "batch_size",
+                 "grad_clip")
+_MODEL_OPTIONS = ("teacher_forcing", "rollout")
+
+
+def train_config(params: dict[str, Any], max_epochs: int, patience: int,
+                 seed: int) -> TrainConfig:
+    """Map search-space parameters onto the trainer's settings."""
+    return TrainConfig(
+        **{k: params[k] for k in _TRAIN_PARAMS if k in params},
+        options={k: params[k] for k in _MODEL_OPTIONS if k in params},
+        max_epochs=max_epochs, patience=patience, seed=seed)
+
+
+@dataclass
+class TrialOutcome:
+    fit: FitResult
+    val: dict[str, float]
+    test: dict[str, float]
+    diagnostics: dict[str, Any]
+
+    def user_attrs(self) -> dict[str, Any]:
+        """What a trial stores, readable with ``optuna trials`` or the dashboard."""
+        return {**{f"val_{k}": v for k, v in self.val.items()},
+                **{f"test_{k}": v for k, v in self.test.items()},
+                **self.diagnostics,
+                "epochs": self.fit.epochs_run, "best_epoch": self.fit.best_epoch,
+                "train_seconds": round(self.fit.seconds, 3)}
+
+
+def train_and_score(task: Task, params: dict[str, Any], max_epochs: int, patience: int,
+                    seed: int, hook: Any = None) -> TrialOutcome:
+    """Train one configuration and score it on val and test (shared by studies,
+    ``seqtune evaluate`` and the post-mortem)."""
+    data_params = {k: params[k] for k in task.data_params if k in params}
+    splits = task.splits(**data_params)
+    result = fit(task, splits, train_config(params, max_epochs, patience, seed), hook)
+    diagnostics = task.diagnostics(splits.val, lambda x: predict(result.model, x))
+    return TrialOutcome(result, result.val_scores, evaluate(task, result.model, splits.test),
+                        diagnostics)
+
+
+class _PruningHook:
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial = trial
+
+    def report(self, step: int, value: float) -> None:
+        self.trial.report(value, step)
+
+    def should_prune(self) -> bool:
+        return self.trial.should_prune()
+
+
+class Objective:
+    """Optuna objective: suggest, train, store metrics; keep the error text on failure."""
+
+    def __init__(self, task: Task, space: dict[str, Any], max_epochs: int, patience: int,
+                 seed: int) -> None:
+        self.task, self.space = task, space
+        self.max_epochs, self.patience, self.seed = max_epochs, patience, seed
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = suggest(trial, self.space)
+        seed = self.seed + trial.number
+        trial.set_user_attr("seed", seed)
+        try:
+            outcome = train_and_score(self.task, params, self.max_epochs, self.patience, seed,
+                                      _PruningHook(trial))
+        except TrainingDiverged as exc:
+            trial.set_user_attr("error", f"TrainingDiverged: {exc}")
+            raise
+        except Exception as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
+            trial.set_user_attr("traceback", traceback.format_exc(limit=5))
+            raise
+        for key, value in outcome.user_attrs().items():
+            trial.set_user_attr(key, value)
+        if outcome.fit.pruned:
+            raise optuna.TrialPruned(f"pruned at epoch {outcome.fit.epochs_run}")
+        return outcome.fit.best_value

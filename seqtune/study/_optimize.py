@@ -1,0 +1,116 @@
+"""Create or resume a study and run its trials."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+import optuna
+from optuna.distributions import distribution_to_json
+from optuna.trial import TrialState
+
+import seqtune
+from seqtune.config import StudyConfig
+from seqtune.errors import SeqtuneError, TrainingDiverged
+from seqtune.space import distributions
+from seqtune.study._objective import Objective
+from seqtune.study._storage import open_storage, redact
+from seqtune.tasks import Task, make_task
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def make_sampler(name: str, args: dict[str, Any], seed: int) -> optuna.samplers.BaseSampler:
+    cls = getattr(optuna.samplers, name)
+    if "seed" in inspect.signature(cls).parameters:
+        args = {"seed": seed, **args}
+    return cls(**args)
+
+
+def make_pruner(name: str, args: dict[str, Any]) -> optuna.pruners.BasePruner:
+    if name.lower() == "none":
+        return optuna.pruners.NopPruner()
+    defaults = {"n_startup_trials": 4, "n_warmup_steps": 10} if name == "MedianPruner" else {}
+    return getattr(optuna.pruners, name)(**{**defaults, **args})
+
+
+def _existing_study_direction(storage: optuna.storages.BaseStorage, name: str) -> Any:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    return storage.get_study_directions(study_id)
+
+
+def prepare_study(config: StudyConfig, storage_url: str, task: Task | None = None,
+                  **storage_kwargs: Any) -> tuple[optuna.Study, Task]:
+    """Load or create the study, refusing a mismatch before anything is written."""
+    task = task or make_task(config.task)
+    fingerprint = task.fingerprint()
+    storage = open_storage(storage_url, **storage_kwargs)
+    sampler = make_sampler(config.sampler, config.sampler_args, config.seed)
+    pruner = make_pruner(config.pruner, config.pruner_args)
+    directions = _existing_study_direction(storage, config.name)
+    where = f"study {config.name!r} in {redact(storage_url)}"
+    if directions is not None:
+        wanted = optuna.study.StudyDirection[task.direction.upper()]
+        if list(directions) != [wanted]:
+            raise SeqtuneError(f"{where}: exists with direction "
+                               f"{directions[0].name.lower()}, but task {task.name!r} "
+                               f"needs {task.direction}")
+        study = optuna.load_study(study_name=config.name, storage=storage, sampler=sampler,
+                                  pruner=pruner)
+        stored = study.user_attrs.get("task")
+        if stored is not None and stored != task.config():
+            raise SeqtuneError(f"{where}: exists with another task "
+                               f"({json.dumps(stored, sort_keys=True)}); use another "
+                               "--study-name")
+        if stored is not None and study.user_attrs.get("data_fingerprint") != fingerprint:
+            raise SeqtuneError(f"{where}: exists with different data (fingerprint "
+                               f"{study.user_attrs.get('data_fingerprint')} != {fingerprint})")
+    else:
+        study = optuna.create_study(study_name=config.name, storage=storage, sampler=sampler,
+                                    pruner=pruner, direction=task.direction)
+    if "task" not in study.user_attrs:
+        attrs = {"task": task.config(), "data_fingerprint": fingerprint, "metric": task.metric,
+                 "seqtune_version": seqtune.__version__,
+                 "search_space": {k: json.loads(distribution_to_json(v))
+                                  for k, v in distributions(config.space).items()}}
+        for key, value in attrs.items():
+            study.set_user_attr(key, value)
+    return study, task
+
+
+def _enqueue_start(study: optuna.Study, config: StudyConfig) -> None:
+    """Try the ``[start]`` configuration once per architecture in a new study."""
+    if not config.start or study.trials:
+        return
+    arch = config.space["architecture"]
+    choices = arch.choices if hasattr(arch, "choices") else [arch]
+    searched = distributions(config.space)
+    for choice in choices[: config.n_trials]:
+        params = {k: v for k, v in {**config.start, "architecture": choice}.items()
+                  if k in searched}
+        study.enqueue_trial(params, skip_if_exists=True)
+
+
+def finished_trials(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = True,
+             **storage_kwargs: Any) -> optuna.Study:
+    """Run ``config`` until the study holds ``n_trials`` finished trials (or the
+    timeout passes). Rerunning resumes the same study."""
+    study, task = prepare_study(config, storage_url, **storage_kwargs)
+    _enqueue_start(study, config)
+    remaining = config.n_trials - finished_trials(study)
+    if remaining <= 0:
+        return study
+    objective = Objective(task, config.space, config.max_epochs, config.patience, config.seed)
+    callback = optuna.study.MaxTrialsCallback(config.n_trials, states=FINISHED)
+    study.optimize(objective, n_trials=remaining, timeout=config.timeout,
+                   callbacks=[callback], catch=(TrainingDiverged,),
+                   show_progress_bar=show_progress_bar)
+    return study
