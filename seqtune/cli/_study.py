@@ -1,74 +1,22 @@
-"""The ``seqtune`` command line.
-
-Exit status: 0 success, 1 failure, 2 bad usage or bad input (one line on
-stderr, nothing written to the storage).
-"""
+"""``seqtune optimize`` and ``seqtune run``: create or resume studies and run them."""
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import optuna
 import typer
-from rich.console import Console
-from rich.table import Table
 
-import seqtune
+from seqtune.cli._app import StorageOpt, app, console, state, summary_table
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError
 from seqtune.study import best_per_architecture, optimize, resolve_storage_url
 from seqtune.trainer import configure_threads
 
-app = typer.Typer(
-    help="Tune recurrent sequence models (tanh RNN, LSTM, GRU) with Optuna, compare them "
-         "with classical baselines, and explain the results.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-console = Console(stderr=False)
-_state = {"debug": False, "quiet": False}
-
-StorageOpt = Annotated[str | None, typer.Option(
-    "--storage", envvar=None, show_default=False,
-    help="Optuna storage URL. Default: $OPTUNA_STORAGE, else sqlite:///storage/seqtune.db.")]
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"seqtune {seqtune.__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v",
-                                          help="Log every trial (Optuna INFO).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q",
-                                        help="No progress bars, only results.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-) -> None:
-    _state.update(debug=debug, quiet=quiet)
-    optuna.logging.set_verbosity(logging.INFO if verbose else logging.WARNING)
-
-
-def _summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=title)
-    for column in ("study", "architecture", "trial", "metric", "val", "test", "epochs"):
-        table.add_column(column, justify="right" if column in ("val", "test", "epochs",
-                                                                "trial") else "left")
-    for r in rows:
-        table.add_row(r["study"], r["architecture"], str(r["trial"]), r["metric"],
-                      f"{r['val']:.6g}", "" if r["test"] is None else f"{r['test']:.6g}",
-                      str(r["epochs"]))
-    return table
-
 
 def _run_study(config: StudyConfig, storage: str) -> list[dict[str, Any]]:
-    study = optimize(config, storage, show_progress_bar=not _state["quiet"])
+    study = optimize(config, storage, show_progress_bar=not state["quiet"])
     return best_per_architecture(study)
 
 
@@ -108,7 +56,7 @@ def optimize_cmd(
     url = resolve_storage_url(storage)
     configure_threads()
     rows = [row for c in configs for row in _run_study(c, url)]
-    console.print(_summary_table("best trial per architecture", rows))
+    console.print(summary_table("best trial per architecture", rows))
 
 
 @app.command("run")
@@ -131,23 +79,5 @@ def run_cmd(
     configure_threads()
     started = time.perf_counter()
     rows = [row for c in configs for e in c.expand() for row in _run_study(e, url)]
-    console.print(_summary_table("best trial per task and architecture", rows))
+    console.print(summary_table("best trial per task and architecture", rows))
     console.print(f"done in {time.perf_counter() - started:.0f} s; storage {url}")
-
-
-def main() -> None:
-    """Console entry point: map user errors to exit status 2."""
-    try:
-        app()
-    except SeqtuneError as exc:
-        if _state["debug"]:
-            raise
-        print(f"seqtune: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("seqtune: interrupted", file=sys.stderr)
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()
