@@ -144,7 +144,12 @@ class RainfallTask(Task):
         return values.astype(np.float64) * split.meta["y_std"] + split.meta["y_mean"]
 
     def score(self, split: Split, predictions: np.ndarray) -> dict[str, float]:
-        """MSE and MAE in the series' own units."""
+        """MSE and MAE in the series' own units; ``predictions`` are scaled like
+        the split's targets (what the model outputs)."""
+        return self.score_values(split, self.unscale(split, predictions.reshape(-1)))
+
+    def score_values(self, split: Split, values: np.ndarray) -> dict[str, float]:
+        """MSE and MAE of forecasts already in the series' own units."""
         y = self.unscale(split, split.targets)
-        p = self.unscale(split, predictions.reshape(-1))
+        p = np.asarray(values, dtype=np.float64).reshape(-1)
         return {"mse": float(np.mean((p - y) ** 2)), "mae": float(np.mean(np.abs(p - y)))}

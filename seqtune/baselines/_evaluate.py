@@ -1,0 +1,29 @@
+"""Every baseline of a task, on the task's own splits, scored by the task."""
+
+from __future__ import annotations
+
+from threadpoolctl import threadpool_limits
+
+from seqtune.baselines._base import BaselineResult
+from seqtune.tasks import Splits, Task
+
+
+def evaluate_baselines(task: Task, splits: Splits | None = None) -> list[BaselineResult]:
+    """Fit every baseline of ``task`` on train (train+val for the test number of
+    the post's AutoReg procedure) and score it on val and test.
+
+    ``splits`` default to the task's splits at its default data knobs (e.g.
+    the rainfall window of 12), the same objects the trials are scored on.
+    The fits are small, so they run on one BLAS thread (several threads make
+    them many times slower on a busy machine).
+    """
+    # imported here: scikit-learn and statsmodels would add seconds to every command's start
+    from seqtune.baselines._digitsum import digitsum_baselines
+    from seqtune.baselines._rainfall import rainfall_baselines
+    from seqtune.baselines._seeded import seeded_baselines
+
+    by_task = {"seeded": seeded_baselines, "rainfall": rainfall_baselines,
+               "digitsum": digitsum_baselines}
+    splits = splits or task.splits(**task.default_data_params())
+    with threadpool_limits(limits=1):
+        return by_task[task.name](task, splits)

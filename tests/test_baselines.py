@@ -1,0 +1,175 @@
+"""The classical baselines: their numbers on the real data, checked against
+independent computations, and proof that no fit ever sees the test block."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator
+from sklearn.metrics import mean_squared_error
+from sklearn.pipeline import Pipeline
+from statsmodels.tsa.ar_model import AutoReg
+
+from seqtune.baselines import BaselineResult, evaluate_baselines
+from seqtune.baselines._digitsum import linear_solution_accuracy
+from seqtune.tasks import Split, Splits, make_task
+
+
+def by_name(results: list[BaselineResult]) -> dict[str, BaselineResult]:
+    return {r.name: r for r in results}
+
+
+def fitted_state(obj: object) -> object:
+    """Everything an estimator learned in ``fit`` (scikit-learn's trailing ``_``)."""
+    if isinstance(obj, Pipeline):
+        return [fitted_state(step) for _, step in obj.steps]
+    return {k: fitted_state(v) if isinstance(v, BaseEstimator) else v
+            for k, v in vars(obj).items() if k.endswith("_") and not k.startswith("_")}
+
+
+def assert_same_fits(clean: list[BaselineResult], other: list[BaselineResult],
+                     parts: tuple[str, ...] = ("val", "test")) -> None:
+    assert [r.name for r in clean] == [r.name for r in other]
+    for a, b in zip(clean, other, strict=True):
+        for part in parts:
+            np.testing.assert_equal(fitted_state(a.fitted[part]), fitted_state(b.fitted[part]),
+                                    err_msg=f"{a.name}: the {part} fit changed")
+
+
+# --- rainfall -------------------------------------------------------------
+def test_autoreg12_test_mse_matches_the_posts_walk_forward(shared_data):
+    csv = shared_data / "Rainfall_data.csv"
+    task = make_task({"name": "rainfall", "csv": str(csv)})
+    autoreg = by_name(evaluate_baselines(task))["AutoReg(12)"]
+
+    # the post's procedure, written out against statsmodels and the raw CSV
+    x = pd.read_csv(csv)["Precipitation"].to_numpy(dtype=float)
+    train, test = x[: len(x) - 50], x[len(x) - 50:]
+    params = AutoReg(train, lags=12).fit().params
+    assert len(params) == 13
+    history, predictions = list(train[-12:]), []
+    for obs in test:
+        lag = history[-12:]
+        predictions.append(params[0] + sum(params[d + 1] * lag[12 - d - 1] for d in range(12)))
+        history.append(obs)
+    expected = mean_squared_error(test, predictions)
+
+    assert autoreg.test["mse"] == pytest.approx(expected, rel=1e-6)
+    assert autoreg.test["mae"] == pytest.approx(np.mean(np.abs(test - predictions)), rel=1e-6)
+    np.testing.assert_allclose(autoreg.fitted["test"].params_, params, rtol=1e-12)
+    assert autoreg.fit_data == {"val": "train", "test": "train+val"}
+
+
+def test_rainfall_naive_baselines_and_ridge_use_the_same_windows_as_the_rnn(shared_data):
+    task = make_task({"name": "rainfall", "csv": str(shared_data / "Rainfall_data.csv")})
+    results = by_name(evaluate_baselines(task))
+    y = task.series
+    start, stop = task.split_bounds()["test"]
+    t = np.arange(start, stop)
+    assert results["persistence"].test["mse"] == pytest.approx(np.mean((y[t - 1] - y[t]) ** 2))
+    assert results["seasonal naive"].test["mae"] == pytest.approx(
+        np.mean(np.abs(y[t - 12] - y[t])))
+    ridge = results["ridge (window 12)"]
+    windows = task.splits(window=12).test.inputs
+    assert ridge.fitted["test"].predict(windows).shape == (stop - start,)
+    bic = results["AutoReg(BIC)"]
+    n_val, n_test = (len(bic.fitted[part].lags_) for part in ("val", "test"))
+    assert bic.note.startswith(f"lags 1..{n_val} chosen before val, lags 1..{n_test} before test")
+
+
+def test_rainfall_fits_never_see_the_block_they_forecast(shared_data, tmp_path):
+    source = shared_data / "Rainfall_data.csv"
+    clean_task = make_task({"name": "rainfall", "csv": str(source)})
+    clean = evaluate_baselines(clean_task)
+    frame = pd.read_csv(source)
+    n = len(frame)
+    for block, rows in (("test", slice(n - 50, n)), ("val", slice(n - 100, n - 50))):
+        poisoned = frame.copy()
+        poisoned.loc[poisoned.index[rows], "Precipitation"] *= 7.0
+        path = tmp_path / f"poisoned-{block}.csv"
+        poisoned.to_csv(path, index=False)
+        other = evaluate_baselines(make_task({"name": "rainfall", "csv": str(path)}))
+        if block == "test":  # nothing is fitted on test: every fit and val number is unchanged
+            assert_same_fits(clean, other)
+            assert [r.val for r in clean] == [r.val for r in other]
+            assert [r.test for r in clean] != [r.test for r in other]
+        else:  # the val numbers come from fits on train only
+            assert_same_fits(clean, other, parts=("val",))
+
+
+# --- seeded ---------------------------------------------------------------
+@pytest.mark.parametrize("rule", ["drift", "ar2"])
+def test_seeded_least_squares_is_exact_and_the_mean_is_what_collapse_scores(rule):
+    task = make_task({"name": "seeded", "rule": rule})
+    results = by_name(evaluate_baselines(task))
+    exact = results["least squares"]
+    assert exact.val["mse"] < 1e-10 and exact.test["mse"] < 1e-10
+    assert exact.note.startswith("exact") and f"the {rule} continuation is a linear" in exact.note
+    # the test MSE of the training mean is var + (train mean - test mean)^2 per step, so its
+    # normalized MSE is 1 plus a sampling term of order 1/n_train + 1/n_test
+    mean = results["per-step mean"]
+    assert 1.0 <= mean.test["nmse"] < 1.0 + 5 * (1 / task.n_train + 1 / task.n_test)
+    splits = task.splits()
+    persistence = np.repeat(splits.test.inputs[:, -1:], task.horizon, axis=1)
+    assert results["persistence"].test == task.score(splits.test, persistence)
+
+
+def test_pooled_ar_is_exact_only_where_the_rule_is_a_pooled_recursion():
+    ar2 = [r for r in evaluate_baselines(make_task({"name": "seeded", "rule": "ar2"}))
+           if r.name.startswith("pooled AR")][0]
+    # windows of 6 hold only continuation targets, where x[t] = x[t-1] + 0.2 x[t-2] holds
+    assert ar2.name == "pooled AR(5)" and ar2.test["mse"] < 1e-10
+    np.testing.assert_allclose(ar2.fitted["test"].linear_.coef_, [0, 0, 0, 0.2, 1], atol=1e-6)
+    drift = [r for r in evaluate_baselines(make_task({"name": "seeded", "rule": "drift"}))
+             if r.name.startswith("pooled AR")][0]
+    # the drift step is seed 4, a lag that grows along the continuation: no pooled AR fits it
+    assert drift.test["nmse"] > 0.2
+
+
+def test_seeded_fits_never_see_test_data():
+    clean_task = make_task({"name": "seeded", "rule": "drift"})
+    other_task = make_task({"name": "seeded", "rule": "drift", "n_test": 37})
+    assert np.array_equal(clean_task.splits().train.inputs, other_task.splits().train.inputs)
+    clean, other = evaluate_baselines(clean_task), evaluate_baselines(other_task)
+    assert_same_fits(clean, other)
+    assert [r.val for r in clean] == [r.val for r in other]
+
+
+# --- digitsum -------------------------------------------------------------
+@pytest.mark.parametrize("length", [5, 35])
+def test_digitsum_baselines_at_the_books_lengths(length):
+    task = make_task({"name": "digitsum", "length": length})
+    splits = task.splits()
+    results = by_name(evaluate_baselines(task))
+    label = np.bincount(splits.train.targets).argmax()
+    assert results["majority class"].test["accuracy"] == np.mean(splits.test.targets == label)
+    # a linear score over the one-hot digits can solve the task exactly ...
+    assert linear_solution_accuracy(splits.test) == 1.0
+    # ... and the fitted one separates its training rows, but not through the first two
+    # digits alone: the note reports both numbers and names the cause when they differ
+    logistic = results["logistic regression"]
+    fitted = logistic.fitted["test"]
+    train_accuracy = task.score(splits.train, fitted.predict(splits.train.inputs))["accuracy"]
+    assert train_accuracy == 1.0
+    assert f"training accuracy 1.000, test {logistic.test['accuracy']:.3f}" in logistic.note
+    assert ("fits the noise digits" in logistic.note) == (1.0 - logistic.test["accuracy"] > 0.1)
+
+
+def test_digitsum_logistic_regression_learns_the_sum_given_enough_rows():
+    task = make_task({"name": "digitsum", "length": 5, "mode": "dense"})
+    logistic = by_name(evaluate_baselines(task))["logistic regression"]
+    assert logistic.test["accuracy"] > 0.9
+
+
+def test_digitsum_fits_never_see_test_data():
+    task = make_task({"name": "digitsum", "length": 5})
+    clean_splits = task.splits()
+    test = clean_splits.test
+    rng = np.random.default_rng(0)
+    poisoned = Splits(clean_splits.train, clean_splits.val,
+                      Split(rng.integers(0, 10, size=test.inputs.shape),
+                            rng.permutation(test.targets)))
+    clean, other = evaluate_baselines(task), evaluate_baselines(task, poisoned)
+    assert_same_fits(clean, other)
+    assert [r.val for r in clean] == [r.val for r in other]
