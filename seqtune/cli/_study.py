@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from seqtune.cli._app import StorageOpt, app, console, state, summary_table
+from seqtune.cli._leaderboard import load_study, show_leaderboard
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError
 from seqtune.study import best_per_architecture, optimize, resolve_storage_url
@@ -67,8 +68,8 @@ def run_cmd(
     = Path("studies"),
     storage: StorageOpt = None,
 ) -> None:
-    """The main job: run every study in studies/ and print the best trial per
-    task and architecture."""
+    """The main job: run every study in studies/, print the best trial per
+    task and architecture, then each study's leaderboard against its baselines."""
     files = sorted(studies.glob("*.toml"))
     if not files:
         raise SeqtuneError(f"{studies}: no study files (*.toml)")
@@ -78,6 +79,9 @@ def run_cmd(
     url = resolve_storage_url(storage)
     configure_threads()
     started = time.perf_counter()
-    rows = [row for c in configs for e in c.expand() for row in _run_study(e, url)]
+    expanded = [e for c in configs for e in c.expand()]
+    rows = [row for e in expanded for row in _run_study(e, url)]
     console.print(summary_table("best trial per task and architecture", rows))
+    for e in expanded:
+        show_leaderboard(load_study(e.name, url))
     console.print(f"done in {time.perf_counter() - started:.0f} s; storage {url}")

@@ -1,5 +1,6 @@
 """Study orchestration: storage, objective, and the optimize loop."""
 
+from seqtune.study._leaderboard import Leaderboard, leaderboard
 from seqtune.study._objective import Objective, TrialOutcome, train_and_score, train_config
 from seqtune.study._optimize import finished_trials, optimize, prepare_study
 from seqtune.study._storage import DEFAULT_STORAGE, open_storage, redact, resolve_storage_url
@@ -7,10 +8,12 @@ from seqtune.study._summary import best_per_architecture
 
 __all__ = [
     "DEFAULT_STORAGE",
+    "Leaderboard",
     "Objective",
     "TrialOutcome",
     "best_per_architecture",
     "finished_trials",
+    "leaderboard",
     "open_storage",
     "optimize",
     "prepare_study",

@@ -11,6 +11,7 @@ from optuna.distributions import distribution_to_json
 from optuna.trial import TrialState
 
 import seqtune
+from seqtune.baselines import ensure_baselines
 from seqtune.config import StudyConfig
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.space import distributions
@@ -104,6 +105,7 @@ def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = Tr
     """Run ``config`` until the study holds ``n_trials`` finished trials (or the
     timeout passes). Rerunning resumes the same study."""
     study, task = prepare_study(config, storage_url, **storage_kwargs)
+    ensure_baselines(study, task)
     _enqueue_start(study, config)
     remaining = config.n_trials - finished_trials(study)
     if remaining <= 0:

@@ -1,0 +1,94 @@
+"""``seqtune leaderboard``: the best trial per architecture against every baseline."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import optuna
+import sqlalchemy.exc
+import typer
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from seqtune.cli._app import StorageOpt, app, console
+from seqtune.errors import SeqtuneError
+from seqtune.study import Leaderboard, leaderboard, open_storage, redact, resolve_storage_url
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    markdown = "markdown"
+
+
+def _refuse_missing_sqlite(url: str) -> None:
+    """A read-only command must not create an empty SQLite file at a mistyped path."""
+    try:
+        parsed = make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return  # open_storage reports a malformed URL
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database not in (None, "", ":memory:") \
+            and not Path(database).is_file():
+        raise SeqtuneError(f"storage {redact(url)}: {database} does not exist (no studies yet; "
+                           "run `seqtune optimize` or pass --storage)")
+
+
+def load_study(study_name: str, url: str) -> optuna.Study:
+    """Load an existing study; an unknown name is one :class:`SeqtuneError` line."""
+    _refuse_missing_sqlite(url)
+    storage = open_storage(url)
+    try:
+        return optuna.load_study(study_name=study_name, storage=storage)
+    except KeyError:
+        known = optuna.get_all_study_names(storage)
+        raise SeqtuneError(f"study {study_name!r} not found in {redact(url)}; studies there: "
+                           f"{', '.join(known) if known else 'none'}") from None
+
+
+def _table(board: Leaderboard) -> Table:
+    """The numbers as a rich table; the notes go below it, by rank."""
+    table = Table(title=f"{board.study}: {board.metric} ({board.direction}), sorted by val")
+    columns = board.columns()[:-1]
+    for column in columns:
+        numeric = column.startswith(("val_", "test_", "rank"))
+        table.add_column(column, justify="right" if numeric else "left",
+                         overflow="fold" if numeric else "ellipsis")
+    for cells in board.formatted():
+        table.add_row(*cells[: len(columns)])
+    return table
+
+
+def show_leaderboard(study: optuna.Study, fmt: Format = Format.table) -> None:
+    """Print the leaderboard of ``study`` in ``fmt`` on stdout."""
+    board = leaderboard(study)
+    if fmt is Format.table:
+        console.print(_table(board))
+        for record in board.records():
+            console.print(f"{record['rank']}. {record['name']}: {record['notes']}",
+                          highlight=False)
+        for note in board.notes:
+            console.print(f"- {note}", highlight=False)
+        return
+    text = {Format.csv: board.to_csv, Format.json: board.to_json,
+            Format.markdown: board.to_markdown}[fmt]()
+    print(text, end="" if text.endswith("\n") else "\n")
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    study_name: Annotated[str, typer.Argument(help="Study name, e.g. seeded-drift.")],
+    storage: StorageOpt = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+    = Format.table,
+) -> None:
+    """Best trial per architecture and every baseline, val and test side by side.
+
+    Rows are sorted by the val metric in the study's direction; the notes say,
+    from the numbers, where the tuned models lose. Baselines are read from the
+    study user attr `baselines` (stored by `seqtune optimize`).
+    """
+    show_leaderboard(load_study(study_name, resolve_storage_url(storage)), fmt)

@@ -1,0 +1,130 @@
+"""Baselines stored with the study (read back by Optuna's API and its CLI) and
+``seqtune leaderboard`` built from them and the trials."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+
+from seqtune.baselines import ATTR, baselines_key, ensure_baselines, evaluate_baselines
+from seqtune.cli._leaderboard import load_study
+from seqtune.config import load_config
+from seqtune.errors import SeqtuneError
+from seqtune.study import leaderboard, optimize, prepare_study
+from seqtune.tasks import make_task
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = {"n_trials": 2, "max_epochs": 3, "patience": 3, "timeout": None}
+
+
+def study_config(name: str, **overrides):
+    return load_config(REPO / "studies" / f"{name}.toml").with_overrides(**{**TINY, **overrides})
+
+
+@pytest.fixture(scope="module")
+def digitsum_study(tmp_path_factory) -> tuple[str, optuna.Study]:
+    """A tiny real study: two trials of the book's DigitSum at L = 5."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('lb') / 'studies.db'}"
+    (config,) = study_config("digitsum", sweep={"length": [5]}, max_epochs=2).expand()
+    return url, optimize(config, url, show_progress_bar=False)
+
+
+def test_baselines_are_stored_and_read_back_by_optuna_and_its_cli(digitsum_study):
+    url, study = digitsum_study
+    task = make_task(study.user_attrs["task"])
+    expected = [r.to_dict() for r in evaluate_baselines(task)]
+
+    stored = optuna.load_study(study_name=study.study_name, storage=url).user_attrs[ATTR]
+    assert stored == {"key": baselines_key(task), "results": expected}
+    assert [r["name"] for r in expected] == ["majority class", "logistic regression"]
+
+    listed = subprocess.run(
+        [str(Path(sys.executable).with_name("optuna")), "studies", "--storage", url,
+         "-f", "json"], capture_output=True, text=True, check=True, timeout=120)
+    (entry,) = [s for s in json.loads(listed.stdout) if s["name"] == study.study_name]
+    assert entry["user_attrs"][ATTR]["results"] == expected
+
+
+def test_baselines_are_computed_once_per_task_config_and_data(sqlite_url):
+    config = study_config("seeded-ar2")
+    study, task = prepare_study(config, sqlite_url)
+    first = ensure_baselines(study, task)
+    assert first == [r.to_dict() for r in evaluate_baselines(task)]
+    # a matching key returns what is stored, without recomputing
+    marked = [{**r, "note": "stored"} for r in first]
+    study.set_user_attr(ATTR, {"key": baselines_key(task), "results": marked})
+    assert ensure_baselines(study, task) == marked
+    # a key from other data is recomputed and replaced
+    study.set_user_attr(ATTR, {"key": {**baselines_key(task), "data_fingerprint": "old"},
+                               "results": marked})
+    assert ensure_baselines(study, task) == first
+    assert optuna.load_study(study_name=config.name, storage=sqlite_url).user_attrs[ATTR][
+        "key"] == baselines_key(task)
+
+
+def test_leaderboard_ranks_tuned_models_with_every_baseline(digitsum_study, cli):
+    url, study = digitsum_study
+    done = cli("leaderboard", study.study_name, "--storage", url, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    board = json.loads(done.stdout)
+    rows = board["rows"]
+    assert board["metric"] == "accuracy" and board["direction"] == "maximize"
+    tuned = {t.params["architecture"] for t in study.trials
+             if t.state == optuna.trial.TrialState.COMPLETE}
+    assert {r["name"] for r in rows if r["kind"] == "tuned model"} == tuned
+    assert {r["name"] for r in rows if r["kind"] == "baseline"} == {"majority class",
+                                                                    "logistic regression"}
+    assert [r["val_accuracy"] for r in rows] == sorted((r["val_accuracy"] for r in rows),
+                                                       reverse=True)
+    assert [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    # the verdict names exactly the baselines that beat the val-picked model on test
+    pick = next(r for r in rows if r["kind"] == "tuned model")
+    winners = [r["name"] for r in rows if r["kind"] == "baseline"
+               and r["test_accuracy"] > pick["test_accuracy"]]
+    verdict = board["notes"][0]
+    assert f"picked on val, {pick['name']}" in verdict
+    assert all(w in verdict for w in winners)
+    assert ("beats every baseline" in verdict) == (not winners)
+
+
+def test_leaderboard_formats_agree(digitsum_study):
+    board = leaderboard(digitsum_study[1])
+    table = list(csv.reader(io.StringIO(board.to_csv())))
+    assert table[0] == board.columns() == ["rank", "kind", "name", "val_accuracy",
+                                           "test_accuracy", "notes"]
+    assert len(table) == len(board.rows) + 1
+    markdown = board.to_markdown().splitlines()
+    assert markdown[2] == "| " + " | ".join(board.columns()) + " |"
+    assert all(f"- {note}" in markdown for note in board.notes)
+
+
+def test_leaderboard_says_when_a_baseline_is_exact_and_when_fits_differ(sqlite_url):
+    seeded, task = prepare_study(study_config("seeded-drift"), sqlite_url)
+    ensure_baselines(seeded, task)
+    board = leaderboard(seeded)
+    assert board.rows[0]["name"] == "least squares" and board.rows[0]["note"].startswith("exact")
+    assert board.notes == ("no complete trial yet: the table holds baselines only",)
+
+    rainfall, task = prepare_study(study_config("rainfall"), sqlite_url)
+    ensure_baselines(rainfall, task)
+    notes = leaderboard(rainfall).notes
+    assert any(n.startswith("AutoReg(12), AutoReg(BIC): fitted on train+val") for n in notes)
+
+
+def test_leaderboard_of_an_unknown_study_is_one_line_and_writes_nothing(digitsum_study, cli,
+                                                                       tmp_path):
+    url, _ = digitsum_study
+    done = cli("leaderboard", "no-such-study", "--storage", url)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "'no-such-study' not found" in done.stderr
+    missing = tmp_path / "typo.db"
+    with pytest.raises(SeqtuneError, match="does not exist"):
+        load_study("seeded-drift", f"sqlite:///{missing}")
+    assert not missing.exists()
