@@ -153,7 +153,11 @@ def test_digitsum_baselines_at_the_books_lengths(length):
     train_accuracy = task.score(splits.train, fitted.predict(splits.train.inputs))["accuracy"]
     assert train_accuracy == 1.0
     assert f"training accuracy 1.000, test {logistic.test['accuracy']:.3f}" in logistic.note
-    assert ("fits the noise digits" in logistic.note) == (1.0 - logistic.test["accuracy"] > 0.1)
+    assert ("learns the noise digits" in logistic.note) == (1 - logistic.test["accuracy"] > 0.1)
+    noise = fitted[-1].coef_[:, 20:] ** 2
+    share = noise.sum() / (fitted[-1].coef_ ** 2).sum()
+    assert (f"{share:.0%} of its squared weights" in logistic.note) == (
+        "learns the noise digits" in logistic.note)
 
 
 def test_digitsum_logistic_regression_learns_the_sum_given_enough_rows():
