@@ -12,6 +12,7 @@ import copy
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +43,10 @@ class TrainConfig:
     max_epochs: int = 100
     patience: int = 20
     seed: int = 0
+    #: reshuffle the training split every epoch (False: its stored order, every epoch)
+    shuffle: bool = True
+    #: end with the best epoch's weights (False: the last epoch's, no model selection)
+    restore_best: bool = True
     #: model-specific training options, e.g. ``teacher_forcing`` and ``rollout``
     options: dict[str, Any] = field(default_factory=dict)
     device: str | None = None
@@ -95,12 +100,20 @@ def _improved(value: float, best: float, direction: str) -> bool:
 
 
 def fit(task: Task, splits: Splits, config: TrainConfig,
-        hook: TrainingHook | None = None) -> FitResult:
-    """Train on ``splits.train``, select the epoch by the task's metric on val."""
+        hook: TrainingHook | None = None, model: nn.Module | None = None,
+        monitor: Mapping[str, Split] | None = None) -> FitResult:
+    """Train on ``splits.train``, select the epoch by the task's metric on val.
+
+    ``model`` trains a prebuilt module (with ``loss``/``forward``) instead of
+    building one from ``config``; ``monitor`` names extra splits whose task
+    metrics are recorded every epoch in the history as ``<name>_<metric>``.
+    """
     device = config.device or default_device()
     torch.manual_seed(config.seed)
-    model = build_model(task.model_kind, config.architecture, config.hidden_size,
-                        config.num_layers, **task.model_spec()).to(device)
+    if model is None:
+        model = build_model(task.model_kind, config.architecture, config.hidden_size,
+                            config.num_layers, **task.model_spec())
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     x, y = _tensor(splits.train.inputs, device), _tensor(splits.train.targets, device)
     generator = torch.Generator().manual_seed(config.seed)
@@ -111,7 +124,8 @@ def fit(task: Task, splits: Splits, config: TrainConfig,
     started = time.perf_counter()
     for epoch in range(1, config.max_epochs + 1):
         model.train()
-        order = torch.randperm(len(x), generator=generator).to(device)
+        order = (torch.randperm(len(x), generator=generator) if config.shuffle
+                 else torch.arange(len(x))).to(device)
         total = 0.0
         for start in range(0, len(x), config.batch_size):
             idx = order[start:start + config.batch_size]
@@ -127,7 +141,9 @@ def fit(task: Task, splits: Splits, config: TrainConfig,
             raise TrainingDiverged(f"training loss is {train_loss} at epoch {epoch}")
         scores = evaluate(task, model, splits.val, device)
         value = scores[task.metric]
-        history.append({"epoch": epoch, "train_loss": train_loss, **scores})
+        watched = {f"{name}_{k}": v for name, split in (monitor or {}).items()
+                   for k, v in evaluate(task, model, split, device).items()}
+        history.append({"epoch": epoch, "train_loss": train_loss, **scores, **watched})
         if _improved(value, best_value, task.direction):
             best_value, best_epoch, best_scores = value, epoch, scores
             best_state = copy.deepcopy(model.state_dict())
@@ -137,7 +153,7 @@ def fit(task: Task, splits: Splits, config: TrainConfig,
             pruned = hook.should_prune()
         if pruned or epoch - best_epoch >= config.patience:
             break
-    if best_state is not None:
+    if best_state is not None and config.restore_best:
         model.load_state_dict(best_state)
     return FitResult(model, best_epoch, best_value, best_scores, history,
                      time.perf_counter() - started, pruned=pruned)

@@ -1,0 +1,56 @@
+"""The trainer's options for prebuilt models: a fixed batch order, no model
+selection, and extra splits scored every epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from seqtune.models import SeedGenerator
+from seqtune.tasks import make_task
+from seqtune.trainer import TrainConfig, evaluate, fit
+
+
+class RecordingGenerator(SeedGenerator):
+    """A real generator that remembers the first seed of every batch it trains on."""
+
+    def __init__(self) -> None:
+        super().__init__("gru", 8, 1, horizon=5)
+        self.firsts: list[np.ndarray] = []
+
+    def loss(self, seeds, targets, **options):
+        self.firsts.append(seeds[:, 0].numpy().copy())
+        return super().loss(seeds, targets, **options)
+
+
+@pytest.fixture(scope="module")
+def task():
+    return make_task({"name": "seeded", "n_train": 60, "n_val": 30, "n_test": 30})
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_shuffle_false_keeps_the_stored_order_every_epoch(task, shuffle):
+    model = RecordingGenerator()
+    config = TrainConfig(batch_size=20, max_epochs=2, patience=2, shuffle=shuffle)
+    result = fit(task, task.splits(), config, model=model)
+    assert result.model is model and len(model.firsts) == 6
+    stored = task.splits().train.inputs[:, 0]
+    epochs = [np.concatenate(model.firsts[i:i + 3]) for i in (0, 3)]
+    assert all(np.array_equal(e, stored) for e in epochs) is (not shuffle)
+
+
+def test_restore_best_false_keeps_the_last_epoch_and_monitor_scores_every_epoch(task):
+    splits = task.splits()
+    config = TrainConfig(architecture="rnn", hidden_size=8, learning_rate=0.3, batch_size=60,
+                         max_epochs=8, patience=8, seed=0, restore_best=False)
+    torch.manual_seed(0)
+    result = fit(task, splits, config, model=SeedGenerator("rnn", 8, 1, horizon=5),
+                 monitor={"train": splits.train})
+    last = result.history[-1]
+    assert result.best_epoch < len(result.history)  # the last epoch is not the best one
+    assert evaluate(task, result.model, splits.val)["mse"] == pytest.approx(last["mse"])
+    assert last["mse"] != pytest.approx(result.best_value)
+    assert all("train_mse" in h and "train_drift_ratio" in h for h in result.history)
+    assert evaluate(task, result.model, splits.train)["mse"] == pytest.approx(
+        last["train_mse"])
