@@ -1,0 +1,144 @@
+"""Train one configuration and collect the evidence a trial stores.
+
+The question's chain is trained by the shared trainer; each epoch it is
+scored with both prediction helpers (as the question predicts and as it
+should), so configurations that differ only after training (the warm-up and
+metric defects) share one training run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqtune.postmortem._configs import Setup
+from seqtune.postmortem._flux import FluxChain
+from seqtune.postmortem._question import (
+    QUESTION_BATCH_SIZE,
+    helper_inputs,
+    helper_split,
+    question_mse,
+    sequence_errors,
+    training_split,
+)
+from seqtune.study import TrialOutcome
+from seqtune.tasks import Split, Splits
+from seqtune.tasks.seeded import SeededTask
+from seqtune.trainer import FitResult, TrainConfig, fit, predict
+
+N_SAMPLES = 5
+
+
+class FluxTask(SeededTask):
+    """The ``seeded`` task, also scored with the question's error formula."""
+
+    def score(self, split: Split, predictions: np.ndarray) -> dict[str, float]:
+        return {**super().score(split, predictions),
+                "mse_question": question_mse(split.targets, predictions)}
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run tiny models on one intra-op thread: more only adds synchronisation, and
+    on a busy machine the waiting threads slow every step down many times."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def train_config(setup: Setup, seed: int) -> TrainConfig:
+    """The shared trainer's settings for ``setup``: Adam without clipping, the
+    last epoch's weights (the question selects nothing), and with the batching
+    defect the helper's unshuffled batches of 3."""
+    return TrainConfig(
+        learning_rate=setup.learning_rate,
+        batch_size=QUESTION_BATCH_SIZE if setup.batching_defect else setup.batch_size,
+        grad_clip=0.0, max_epochs=setup.epochs, patience=setup.epochs, seed=seed,
+        shuffle=not setup.batching_defect, restore_best=False,
+        options={"teacher_forcing": setup.teacher_forcing})
+
+
+def train_flux(task: FluxTask, setup: Setup, seed: int,
+               model: FluxChain | None = None) -> FitResult:
+    """Train the chain (a fresh one seeded by ``seed``, or ``model``) as ``setup``
+    says, scoring both prediction helpers every epoch."""
+    splits = task.splits()
+    if model is None:
+        torch.manual_seed(seed)
+        model = FluxChain(setup.width, setup.head, task.n_seeds, task.horizon)
+    material = Splits(training_split(splits.train, setup.batching_defect), splits.val,
+                      splits.test)
+    monitor = {"train": splits.train, "cold_train": helper_split(splits.train, True),
+               "cold_val": helper_split(splits.val, True)}
+    with one_thread():
+        return fit(task, material, train_config(setup, seed), model=model, monitor=monitor)
+
+
+def _samples(split: Split, predictions: np.ndarray) -> list[dict[str, Any]]:
+    """The first few val sequences: seeds, true and predicted continuation."""
+    def values(row: np.ndarray) -> list[float]:
+        return [round(float(v), 4) for v in row]
+
+    return [{"index": i, "seeds": values(split.inputs[i]), "true": values(split.targets[i]),
+             "predicted": values(predictions[i])} for i in range(min(N_SAMPLES, len(split)))]
+
+
+def _subset_spread(task: FluxTask, model: torch.nn.Module, setup: Setup,
+                   draws: int = 1000) -> dict[str, float]:
+    """How much the reported error of the final model moves between sets of the
+    val split's size: the 5th and 95th percentiles of its mean over random
+    subsets of the training sequences (for the question's side remark)."""
+    splits = task.splits()
+    errors = sequence_errors(
+        splits.train.targets,
+        predict(model, helper_inputs(splits.train.inputs, setup.warmup_defect)),
+        as_question=setup.metric_defect)
+    rng = np.random.default_rng(0)
+    size = len(splits.val)
+    means = [errors[rng.choice(len(errors), size, replace=False)].mean() for _ in range(draws)]
+    low, high = np.percentile(means, [5, 95])
+    return {"size": size, "p5": float(low), "p95": float(high), "train": float(errors.mean())}
+
+
+def flux_evidence(task: FluxTask, result: FitResult, setup: Setup) -> dict[str, Any]:
+    """What a trial stores for ``setup``, read from a training run it shares."""
+    splits = task.splits()
+
+    def predict_fn(seeds: np.ndarray) -> np.ndarray:
+        return predict(result.model, helper_inputs(seeds, setup.warmup_defect))
+
+    val_pred = predict_fn(splits.val.inputs)
+    val = task.score(splits.val, val_pred)
+    test = task.score(splits.test, predict_fn(splits.test.inputs))
+    reported = "mse_question" if setup.metric_defect else "mse"
+    train_key, val_key = (("cold_train_", "cold_val_") if setup.warmup_defect
+                          else ("train_", ""))
+    history = [{"epoch": h["epoch"], "train_loss": h["train_loss"],
+                "train_error": h[train_key + reported], "val_error": h[val_key + reported],
+                "val_mse": h[val_key + "mse"], "val_drift_ratio": h[val_key + "drift_ratio"]}
+               for h in result.history]
+    return {**{f"val_{k}": v for k, v in val.items()},
+            **{f"test_{k}": v for k, v in test.items()},
+            "val_error_reported": val[reported],
+            **task.diagnostics(splits.val, predict_fn),
+            "history": history, "samples": _samples(splits.val, val_pred),
+            "train_subsets_error": _subset_spread(task, result.model, setup),
+            "epochs": result.epochs_run, "train_seconds": round(result.seconds, 3)}
+
+
+def tuned_evidence(task: FluxTask, outcome: TrialOutcome) -> dict[str, Any]:
+    """What the tuned seeded model's trial stores, in the same keys."""
+    splits = task.splits()
+    val_pred = predict(outcome.fit.model, splits.val.inputs)
+    history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_error": h["mse"],
+                "val_mse": h["mse"], "val_drift_ratio": h["drift_ratio"]}
+               for h in outcome.fit.history]
+    return {**outcome.user_attrs(), "val_error_reported": outcome.val["mse"],
+            "history": history, "samples": _samples(splits.val, val_pred)}

@@ -1,0 +1,236 @@
+"""The Flux post-mortem: each defect switch really changes behaviour, the verdict
+follows the numbers, and a small grid study runs end to end and resumes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import torch
+
+from seqtune.config import load_config
+from seqtune.postmortem import (
+    ALL_FIXED,
+    ORIGINAL,
+    FluxChain,
+    FluxTask,
+    configurations,
+    explain,
+    find_tuned,
+    helper_inputs,
+    judge,
+    question_mse,
+    run_postmortems,
+    train_flux,
+)
+from seqtune.study import open_storage, optimize, train_and_score
+from seqtune.tasks import Split
+from seqtune.trainer import predict
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class RecordingChain(FluxChain):
+    """The real chain, remembering every batch the trainer hands to its loss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def loss(self, sequences, targets, teacher_forcing=1.0):
+        self.batches.append((sequences.numpy().copy(), targets.numpy().copy()))
+        return super().loss(sequences, targets, teacher_forcing)
+
+
+@pytest.fixture(scope="module")
+def task() -> FluxTask:
+    return FluxTask(rule="drift", n_train=62, n_val=20, n_test=20)
+
+
+def _sequences(task: FluxTask) -> np.ndarray:
+    train = task.splits().train
+    return np.concatenate([train.inputs, train.targets], axis=1)
+
+
+def test_batching_defect_trains_on_unshuffled_batches_of_three_whose_targets_are_inputs(task):
+    model = RecordingChain()
+    train_flux(task, replace(ORIGINAL, epochs=2), seed=0, model=model)
+    assert len(model.batches) == 2 * 20  # floor(62 / 3) batches per epoch
+    assert {len(x) for x, _ in model.batches} == {3}
+    for x, y in model.batches:
+        np.testing.assert_array_equal(x, y)  # the "targets" are the inputs
+    seqs = _sequences(task)
+    for epoch in range(2):  # the stored order, every epoch
+        seen = np.concatenate([x for x, _ in model.batches[epoch * 20:(epoch + 1) * 20]])
+        np.testing.assert_array_equal(seen, seqs[:60])
+
+
+def test_fixed_batching_uses_the_requested_size_shuffled_with_next_value_targets(task):
+    model = RecordingChain()
+    train_flux(task, replace(ALL_FIXED, epochs=2), seed=0, model=model)
+    assert [len(x) for x, _ in model.batches[:4]] == [16, 16, 16, 14]
+    for x, y in model.batches:
+        np.testing.assert_array_equal(y, x[:, 1:])  # y = the sequence shifted by one
+    seqs = _sequences(task)
+    epochs = [np.concatenate([x for x, _ in model.batches[e * 4:(e + 1) * 4]])
+              for e in range(2)]
+    assert not np.array_equal(epochs[0], seqs) and not np.array_equal(epochs[0], epochs[1])
+    assert sorted(map(tuple, epochs[1])) == sorted(map(tuple, seqs))
+
+
+def test_warmup_defect_makes_predictions_blind_to_seeds_one_to_four():
+    torch.manual_seed(3)
+    model = FluxChain()
+    rng = np.random.default_rng(0)
+    seeds = rng.uniform(-1, 1, size=(64, 5)).astype(np.float32)
+    other = seeds.copy()
+    other[:, :4] = rng.uniform(-1, 1, size=(64, 4))
+    blind = [predict(model, helper_inputs(s, warmup_defect=True)) for s in (seeds, other)]
+    np.testing.assert_array_equal(blind[0], blind[1])
+    seeing = [predict(model, helper_inputs(s, warmup_defect=False)) for s in (seeds, other)]
+    assert np.abs(seeing[0] - seeing[1]).max() > 1e-3
+
+
+def test_fused_loss_equals_the_questions_one_value_per_call_loop():
+    torch.manual_seed(0)
+    model = FluxChain()
+    seqs = torch.rand(4, 10) * 2 - 1
+    targets = seqs[:, 1:]
+    state = model.reset(4)
+    for i in range(4):  # myloss: warm-up, outputs ignored
+        _, state = model.chain(seqs[:, i:i + 1], state)
+    expected = 0.0
+    for i in range(4, 9):
+        out, state = model.chain(seqs[:, i:i + 1], state)
+        expected = expected + torch.mean((out[:, 0] - targets[:, i]) ** 2)
+    torch.testing.assert_close(model.loss(seqs, targets), expected)
+    # teacher forcing 0 feeds the model's own outputs: another loss
+    assert not torch.isclose(model.loss(seqs, targets, teacher_forcing=0.0), expected)
+
+
+def test_questions_error_drops_the_last_step_and_sums_over_steps(task):
+    targets = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    preds = np.array([[1.0, 2.0, 3.0, 4.0, 15.0], [1.0, 1.0, 1.0, 2.0, 0.0]])
+    # per sequence: sum of squares over the first 4 steps -> 0 and 1+1+1+4; mean over sequences
+    assert question_mse(targets, preds) == pytest.approx((0 + 7) / 2)
+    seeds = np.array([[0.1, 0.2, 0.3, 0.4, 0.5], [0.5, 0.4, 0.3, 0.2, 0.1]])
+    scores = task.score(Split(seeds, targets), preds)
+    # as it should be: the mean over all 10 values, the seeded task's metric
+    assert scores["mse"] == pytest.approx((100 + 7) / 10)
+    assert scores["mse_question"] == pytest.approx(3.5)
+
+
+def _row(role: str, about: str = "", drift: float = 1.0, slope: float = 0.5,
+         nmse: float = 0.05) -> dict:
+    return {"role": role, "about": about, "val_mse": nmse * 1.1, "val_mse_question": nmse * 4,
+            "val_nmse": nmse, "val_drift_ratio": drift, "seed4_slope": slope,
+            "seed4_slope_true": 0.5, "setup": {"epochs": 20, "width": 3, "head": 5,
+                                               "learning_rate": 1e-3, "teacher_forcing": 1.0}}
+
+
+def _table(**overrides: dict) -> dict[str, dict]:
+    table = {c.name: _row(c.role, c.about) for c in configurations()}
+    for name, values in overrides.items():
+        table[name.replace("_", "-")].update(values)
+    return table
+
+
+def test_verdict_names_the_defect_that_alone_collapses_the_model():
+    collapsed = {"val_drift_ratio": 0.04, "seed4_slope": 0.01, "val_nmse": 0.9}
+    table = _table(only_batching=collapsed, original=collapsed,
+                   fix_warmup=collapsed, fix_metric=collapsed)
+    verdict = judge("drift", table)
+    assert verdict.culprits == ["batching"]
+    assert verdict.harmless == ["warmup", "metric"]
+    assert verdict.restoring_fixes == ["batching"]
+    text = explain(verdict)
+    assert "the batching helper gives a flat continuation (drift ratio 0.04" in text
+    assert "Restored by a single fix of the original: fixing the batching helper" in text
+
+
+def test_verdict_says_so_when_nothing_collapses_and_its_numbers_follow_the_table():
+    verdict = judge("ar2", _table())
+    assert verdict.culprits == []
+    text = explain(verdict)
+    assert "No defect put back alone collapses the working reference" in text
+    assert "does not reproduce the question's symptom" in text
+    changed = explain(judge("ar2", _table(all_fixes={"val_drift_ratio": 0.917})))
+    assert "drift ratio 0.917" in changed and "drift ratio 0.917" not in text
+
+
+def test_verdict_reads_a_defect_that_only_breaks_conditioning():
+    unconditioned = {"val_drift_ratio": 0.8, "seed4_slope": 0.02, "val_nmse": 1.5}
+    verdict = judge("drift", _table(only_warmup=unconditioned))
+    assert verdict.culprits == ["warmup"]
+    assert "a continuation that moves but ignores seed 4" in explain(verdict)
+
+
+def test_small_postmortem_study_end_to_end_and_resumed_by_the_cli(tmp_path, sqlite_url, cli):
+    (study, verdict), = run_postmortems(sqlite_url, ["drift"], studies=REPO / "studies",
+                                        max_epochs=1, workers=2)
+    assert study.study_name == "postmortem-cap1-drift"
+    loaded = optuna.load_study(study_name=study.study_name, storage=sqlite_url)
+    trials = loaded.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    names = sorted(t.params["configuration"] for t in trials)
+    assert names == sorted(c.name for c in configurations())
+    by_name = {t.params["configuration"]: t for t in trials}
+    original = by_name["original"].user_attrs
+    assert original["defects_on"] == ["batching", "warmup", "metric"]
+    assert original["val_error_reported"] == original["val_mse_question"]
+    assert by_name["original"].value == original["val_mse"]
+    assert len(original["seed_attribution"]) == 5 and len(original["drift_ratio_per_step"]) == 5
+    assert len(original["samples"]) == 5 and len(original["samples"][0]["predicted"]) == 5
+    assert len(original["history"]) == 1 == len(by_name["original"].intermediate_values)
+    # the warm-up and metric switches act after training: one shared training run
+    assert by_name["fix-metric"].user_attrs["val_mse"] == original["val_mse"]
+    assert by_name["fix-metric"].user_attrs["val_error_reported"] == original["val_mse"]
+    assert "[start] table" in by_name["tuned"].user_attrs["tuned_source"]
+    assert loaded.user_attrs["explanation"] == explain(verdict)
+
+    done = cli("-q", "postmortem", "--storage", sqlite_url, "--rule", "drift",
+               "--max-epochs", "1")
+    assert done.returncode == 0, done.stderr
+    assert "post-mortem, rule drift" in done.stdout and "Rule drift:" in done.stdout
+    assert len(optuna.load_study(study_name=study.study_name,
+                                 storage=sqlite_url).trials) == len(trials)
+
+
+def test_bad_rule_is_one_line_and_writes_nothing(tmp_path, cli):
+    db = tmp_path / "pm.db"
+    done = cli("postmortem", "--storage", f"sqlite:///{db}", "--rule", "drift",
+               "--rule", "sine")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "--rule" in done.stderr
+    assert not db.exists()
+
+
+def test_side_remarks_are_read_from_the_original_history():
+    history = [{"epoch": e + 1, "train_error": t, "val_error": v, "train_loss": loss,
+                "val_drift_ratio": d}
+               for e, (t, v, loss, d) in enumerate(zip([1.0, 2.0, 3.0, 2.5], [0.9, 1.9, 3.1, 2.0],
+                                                       [1.0, 0.5, 0.2, 0.1],
+                                                       [0.5, 0.3, 0.1, 0.1], strict=True))]
+    original = {"history": history, "setup": {"batching_defect": True},
+                "train_subsets_error": {"size": 100, "p5": 1.8, "p95": 3.0}}
+    text = explain(judge("drift", _table(original=original)))
+    assert "below the train error in 3 of 4 epochs (last epoch: val 2, train 2.5)" in text
+    assert "within what drawing a set that small gives" in text
+    assert "until epoch 3 (1 to 3) while the training loss fell (1 to 0.2)" in text
+    assert "val drift ratio 0.5 to 0.1" in text
+    original["train_subsets_error"]["p5"] = 2.2
+    assert "sampling alone does not explain" in explain(judge("drift", _table(original=original)))
+
+
+def test_tuned_row_retrains_the_best_seeded_trial_to_its_stored_value(sqlite_url):
+    config = load_config(REPO / "studies" / "seeded-drift.toml").with_overrides(
+        n_trials=1, max_epochs=2, patience=2, timeout=None)
+    seeded = optimize(config, sqlite_url, show_progress_bar=False)
+    tuned = find_tuned(open_storage(sqlite_url), "drift", REPO / "studies")
+    assert tuned.source == "best trial #0 of study seeded-drift"
+    assert tuned.params.items() >= seeded.best_trial.params.items()
+    outcome = train_and_score(FluxTask(rule="drift"), tuned.params, tuned.max_epochs,
+                              tuned.patience, tuned.seed)
+    assert outcome.fit.best_value == pytest.approx(seeded.best_value, rel=1e-6)
