@@ -10,6 +10,7 @@ import typer
 
 from seqtune.cli._app import StorageOpt, app, console, state, summary_table
 from seqtune.cli._leaderboard import load_study, show_leaderboard
+from seqtune.cli._postmortem import postmortem_after_run
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError
 from seqtune.study import best_per_architecture, optimize, resolve_storage_url
@@ -84,4 +85,5 @@ def run_cmd(
     console.print(summary_table("best trial per task and architecture", rows))
     for e in expanded:
         show_leaderboard(load_study(e.name, url))
+    postmortem_after_run(url, studies, quick)
     console.print(f"done in {time.perf_counter() - started:.0f} s; storage {url}")
