@@ -50,6 +50,9 @@ class StudyConfig:
     sweep: dict[str, list[Any]] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
     source: str = "<memory>"
+    #: folder of the artifact store for best-model checkpoints (None: derived from
+    #: the storage URL by :func:`seqtune.study.resolve_artifact_dir`)
+    artifact_dir: str | None = None
 
     @property
     def task_name(self) -> str:

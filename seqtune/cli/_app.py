@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated, Any
 
 import optuna
@@ -22,6 +23,11 @@ state = {"debug": False, "quiet": False}
 StorageOpt = Annotated[str | None, typer.Option(
     "--storage", envvar=None, show_default=False,
     help="Optuna storage URL. Default: $OPTUNA_STORAGE, else sqlite:///storage/seqtune.db.")]
+ArtifactDirOpt = Annotated[Path | None, typer.Option(
+    show_default=False,
+    help="Artifact store folder (best-model checkpoints). Default: artifacts/ beside an "
+         "SQLite storage file (storage/artifacts for the default storage), else "
+         "storage/artifacts.")]
 
 
 def _version(value: bool) -> None:

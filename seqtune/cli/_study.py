@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from seqtune.cli._app import StorageOpt, app, console, state, summary_table
+from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console, state, summary_table
 from seqtune.cli._leaderboard import load_study, show_leaderboard
 from seqtune.cli._postmortem import postmortem_after_run
 from seqtune.config import StudyConfig, load_config
@@ -41,6 +42,9 @@ def optimize_cmd(
         help="Upper bound on epochs per trial (early stopping may end sooner).")] = None,
     csv: Annotated[Path | None, typer.Option(
         help="rainfall: read this CSV (target column Precipitation).")] = None,
+    artifact_dir: ArtifactDirOpt = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the best trial per architecture as JSON.")] = False,
 ) -> None:
     """Create or resume the study in STUDY_FILE and run its trials.
 
@@ -50,7 +54,8 @@ def optimize_cmd(
     """
     base = load_config(study_file).with_overrides(
         n_trials=n_trials, timeout=timeout, seed=seed, sampler=sampler, pruner=pruner,
-        max_epochs=max_epochs, csv=str(csv) if csv else None)
+        max_epochs=max_epochs, csv=str(csv) if csv else None,
+        artifact_dir=str(artifact_dir) if artifact_dir else None)
     configs = base.expand()
     if study_name:
         configs = [c.with_overrides(name=c.name.replace(base.name, study_name, 1))
@@ -58,7 +63,10 @@ def optimize_cmd(
     url = resolve_storage_url(storage)
     configure_threads()
     rows = [row for c in configs for row in _run_study(c, url)]
-    console.print(summary_table("best trial per architecture", rows))
+    if as_json:
+        print(json.dumps(rows))
+    else:
+        console.print(summary_table("best trial per architecture", rows))
 
 
 @app.command("run")
@@ -68,13 +76,15 @@ def run_cmd(
     studies: Annotated[Path, typer.Option(help="Folder of study files to run.")]
     = Path("studies"),
     storage: StorageOpt = None,
+    artifact_dir: ArtifactDirOpt = None,
 ) -> None:
     """The main job: run every study in studies/, print the best trial per
     task and architecture, then each study's leaderboard against its baselines."""
     files = sorted(studies.glob("*.toml"))
     if not files:
         raise SeqtuneError(f"{studies}: no study files (*.toml)")
-    configs = [load_config(f) for f in files]
+    configs = [load_config(f).with_overrides(artifact_dir=str(artifact_dir) if artifact_dir
+                                             else None) for f in files]
     if quick:
         configs = [c.quick_variant() for c in configs]
     url = resolve_storage_url(storage)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
 
 from seqtune.errors import TrainingDiverged
 from seqtune.space import suggest
+from seqtune.study._artifacts import BestCheckpoint
 from seqtune.tasks import Task
 from seqtune.trainer import FitResult, TrainConfig, evaluate, fit, predict
 
@@ -70,9 +72,11 @@ class Objective:
     """Optuna objective: suggest, train, store metrics; keep the error text on failure."""
 
     def __init__(self, task: Task, space: dict[str, Any], max_epochs: int, patience: int,
-                 seed: int) -> None:
+                 seed: int, artifact_dir: Path | None = None) -> None:
         self.task, self.space = task, space
         self.max_epochs, self.patience, self.seed = max_epochs, patience, seed
+        #: keeps the best model as an artifact (None: no checkpoints)
+        self.checkpoints = BestCheckpoint(task, artifact_dir) if artifact_dir else None
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest(trial, self.space)
@@ -92,4 +96,6 @@ class Objective:
             trial.set_user_attr(key, value)
         if outcome.fit.pruned:
             raise optuna.TrialPruned(f"pruned at epoch {outcome.fit.epochs_run}")
+        if self.checkpoints is not None:
+            self.checkpoints.offer(trial, params, outcome.fit.model, outcome.fit.best_value)
         return outcome.fit.best_value

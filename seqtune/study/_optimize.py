@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -15,6 +16,7 @@ from seqtune.baselines import ensure_baselines
 from seqtune.config import StudyConfig
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.space import distributions
+from seqtune.study._artifacts import resolve_artifact_dir
 from seqtune.study._objective import Objective
 from seqtune.study._storage import open_storage, redact
 from seqtune.tasks import Task, make_task
@@ -104,13 +106,16 @@ def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = Tr
              **storage_kwargs: Any) -> optuna.Study:
     """Run ``config`` until the study holds ``n_trials`` finished trials (or the
     timeout passes). Rerunning resumes the same study."""
+    config = config.with_overrides(
+        artifact_dir=str(resolve_artifact_dir(storage_url, config.artifact_dir)))
     study, task = prepare_study(config, storage_url, **storage_kwargs)
     ensure_baselines(study, task)
     _enqueue_start(study, config)
     remaining = config.n_trials - finished_trials(study)
     if remaining <= 0:
         return study
-    objective = Objective(task, config.space, config.max_epochs, config.patience, config.seed)
+    objective = Objective(task, config.space, config.max_epochs, config.patience, config.seed,
+                          Path(config.artifact_dir) if config.artifact_dir else None)
     callback = optuna.study.MaxTrialsCallback(config.n_trials, states=FINISHED)
     study.optimize(objective, n_trials=remaining, timeout=config.timeout,
                    callbacks=[callback], catch=(TrainingDiverged,),

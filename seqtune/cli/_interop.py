@@ -1,0 +1,319 @@
+"""``seqtune space``, ``evaluate`` and ``predict``: work beside the ``optuna`` CLI.
+
+``space --json`` and ``evaluate`` make an ``optuna ask`` / ``optuna tell``
+shell loop possible (seqtune trains, Optuna keeps the study); ``predict``
+loads a study's best checkpoint from the artifact store.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import optuna
+import sqlalchemy.exc
+import typer
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    IntDistribution,
+    distribution_to_json,
+)
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from seqtune import predict
+from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console, state
+from seqtune.config import StudyConfig, load_config
+from seqtune.errors import SeqtuneError, TrainingDiverged
+from seqtune.space import distributions
+from seqtune.study import (
+    Checkpoint,
+    load_best_checkpoint,
+    open_storage,
+    redact,
+    resolve_artifact_dir,
+    resolve_storage_url,
+    train_and_score,
+)
+from seqtune.tasks import TASKS, make_task
+from seqtune.tasks.rainfall import read_csv_series
+from seqtune.trainer import configure_threads
+
+StudyArg = Annotated[str, typer.Argument(
+    metavar="STUDY", help="A study file (studies/seeded-drift.toml) or the name of one in "
+                          "studies/ (seeded-drift).")]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def study_file(study: str) -> Path:
+    """``studies/<name>.toml`` for a bare name, else the path as given."""
+    path = Path(study)
+    return path if path.suffix == ".toml" or len(path.parts) > 1 \
+        else Path("studies") / f"{study}.toml"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, CategoricalDistribution):
+        return "one of " + ", ".join(map(str, value.choices))
+    if isinstance(value, BaseDistribution):
+        kind = "int" if isinstance(value, IntDistribution) else "float"
+        extras = [e for e in ("log" if value.log else "",
+                              f"step {value.step}" if value.step not in (None, 1) else "") if e]
+        return f"{kind} {value.low}..{value.high}" + (f" ({', '.join(extras)})" if extras else "")
+    return f"fixed {value!r}"
+
+
+@app.command("space")
+def space_cmd(
+    study: StudyArg,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print only the searched part, as `optuna ask --search-space` "
+                       "takes it.")] = False,
+) -> None:
+    """Print the search space of STUDY: what is searched, in which range, what is fixed.
+
+    With --json: `optuna ask --study-name X --search-space "$(seqtune space seeded-drift
+    --json)"`.
+    """
+    config = load_config(study_file(study))
+    if as_json:
+        print(json.dumps({name: json.loads(distribution_to_json(dist))
+                          for name, dist in distributions(config.space).items()}))
+        return
+    task = TASKS[config.task_name]
+    table = Table(title=f"{config.name}: task {task.name}, {task.direction} {task.metric}")
+    table.add_column("parameter")
+    table.add_column("values")
+    for name, value in config.space.items():
+        table.add_row(name, _describe(value))
+    console.print(table)
+
+
+def _contains(dist: BaseDistribution, value: Any) -> bool:
+    if isinstance(dist, CategoricalDistribution):
+        return value in dist.choices
+    number = int | float if not isinstance(dist, IntDistribution) else int
+    if not isinstance(value, number) or isinstance(value, bool):
+        return False
+    step_ok = dist.step is None or abs((value - dist.low) / dist.step
+                                       - round((value - dist.low) / dist.step)) < 1e-9
+    return dist.low <= value <= dist.high and step_ok
+
+
+def full_params(config: StudyConfig, text: str) -> dict[str, Any]:
+    """The searched values from ``--params`` JSON plus the study file's fixed ones."""
+    try:
+        given = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SeqtuneError(f"--params: not valid JSON ({exc}); expected an object such as "
+                           "'{\"architecture\": \"lstm\", \"learning_rate\": 0.01}'") from None
+    if not isinstance(given, dict):
+        raise SeqtuneError(f"--params: expected a JSON object of parameter values, got {text}")
+    searched = distributions(config.space)
+    for name, value in given.items():
+        if name not in config.space:
+            raise SeqtuneError(f"--params: unknown parameter {name!r}; {config.source} "
+                               f"searches {sorted(searched)}")
+        dist = config.space[name]
+        if name not in searched and value != dist:
+            raise SeqtuneError(f"--params: {name} is fixed to {dist!r} in {config.source}, "
+                               f"got {value!r}")
+        if name in searched and not _contains(dist, value):
+            raise SeqtuneError(f"--params: {name}={value!r} is outside the study's space "
+                               f"({_describe(dist)})")
+    if missing := sorted(set(searched) - set(given)):
+        raise SeqtuneError(f"--params: missing searched parameter(s) {missing}")
+    return {name: given.get(name, value) for name, value in config.space.items()}
+
+
+def task_settings(config: StudyConfig, assignments: list[str]) -> dict[str, Any]:
+    """The study's task settings with ``--set KEY=VALUE`` applied; a sweep needs a pick."""
+    settings = dict(config.task)
+    allowed = list(inspect.signature(TASKS[config.task_name]).parameters)
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SeqtuneError(f"--set: expected KEY=VALUE (a task setting such as "
+                               f"length=35), got {item!r}")
+        if key not in allowed:
+            raise SeqtuneError(f"--set: unknown setting {key!r} of task {config.task_name}; "
+                               f"expected one of {allowed}")
+        try:
+            settings[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            settings[key] = raw
+    for key, values in config.sweep.items():
+        if not any(item.partition("=")[0] == key for item in assignments):
+            raise SeqtuneError(f"--set: {config.source} sweeps {key} over {values}; pick "
+                               f"one, e.g. --set {key}={values[0]}")
+    return settings
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    study: StudyArg,
+    params: Annotated[str, typer.Option(
+        help="Searched parameter values as a JSON object, e.g. the params of "
+             "`optuna ask -f json`. Fixed values come from the study file.")],
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Task setting KEY=VALUE (repeatable); picks the sweep value, e.g. "
+                      "--set length=35 for digitsum.")] = None,
+    csv: Annotated[Path | None, typer.Option(
+        help="rainfall: read this CSV (target column Precipitation).")] = None,
+    max_epochs: Annotated[int | None, typer.Option(
+        help="Upper bound on epochs (default: the study file's).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Training seed (default: the study file's).")] = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print all metrics as JSON instead of the value alone.")] = False,
+) -> None:
+    """Train one configuration of STUDY and print its objective value (val metric).
+
+    Nothing is written to any study: with `optuna ask` and `optuna tell` this
+    makes a shell loop (see scripts/ask-tell-example.sh). Exit status 1 if
+    training diverges (tell Optuna `--state fail`).
+    """
+    config = load_config(study_file(study)).with_overrides(
+        max_epochs=max_epochs, seed=seed, csv=str(csv) if csv else None)
+    values = full_params(config, params)
+    task = make_task(task_settings(config, set_ or []))
+    configure_threads()
+    try:
+        outcome = train_and_score(task, values, config.max_epochs, config.patience, config.seed)
+    except TrainingDiverged as exc:
+        print(f"seqtune: error: training diverged: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    value = outcome.fit.best_value
+    if as_json:
+        print(json.dumps({"value": value, "metric": task.metric, "direction": task.direction,
+                          "params": values, "seed": config.seed, **outcome.user_attrs()}))
+    else:
+        print(repr(value))
+    if not state["quiet"]:
+        print(f"{values['architecture']}: val {task.metric} {value:.6g}, test "
+              f"{outcome.test[task.metric]:.6g} after {outcome.fit.epochs_run} epochs "
+              f"({outcome.fit.seconds:.1f} s)", file=sys.stderr)
+
+
+def _load_study(name: str, url: str) -> optuna.Study:
+    """An existing study; a missing SQLite file or name is one clear error."""
+    try:
+        parsed = make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        parsed = None  # open_storage names the problem
+    if parsed is not None and parsed.get_backend_name() == "sqlite" \
+            and parsed.database not in (None, "", ":memory:") \
+            and not Path(parsed.database).is_file():
+        raise SeqtuneError(f"storage {redact(url)}: {parsed.database} does not exist")
+    storage = open_storage(url)
+    try:
+        return optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        known = optuna.get_all_study_names(storage)
+        raise SeqtuneError(f"study {name!r} not found in {redact(url)}; studies there: "
+                           f"{', '.join(known) or 'none'}") from None
+
+
+def _numbers(text: str, where: str) -> list[float]:
+    try:
+        return [float(v) for v in re.split(r"[,\s]+", text.strip()) if v]
+    except ValueError:
+        raise SeqtuneError(f"{where}: expected numbers separated by commas or spaces, "
+                           f"got {text.strip()[:60]!r}") from None
+
+
+def _inputs(seq: list[str], file: Path | None) -> list[tuple[str, list[float]]]:
+    """(where it came from, numbers) per input sequence."""
+    rows = [("--seq", _numbers(text, "--seq")) for text in seq]
+    if file is not None:
+        if not file.is_file():
+            raise SeqtuneError(f"--file {file}: file not found")
+        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+            if line.strip() and not line.lstrip().startswith("#"):
+                rows.append((f"--file {file}, line {n}", _numbers(line, f"{file}, line {n}")))
+    return rows
+
+
+def _predictions(checkpoint: Checkpoint, rows: list[tuple[str, list[float]]],
+                 csv: Path | None, steps: int) -> list[dict[str, Any]]:
+    task = checkpoint.task
+    if csv is not None and task["name"] != "rainfall":
+        raise SeqtuneError(f"--csv: only for rainfall studies; this one is {task['name']}")
+    if not rows and csv is None:
+        raise SeqtuneError("predict: no input; give --seq, --file" +
+                           (" or --csv" if task["name"] == "rainfall" else ""))
+    if task["name"] == "rainfall":
+        histories = [(where, np.asarray(row)) for where, row in rows]
+        if csv is not None:
+            histories.append((f"--csv {csv}", read_csv_series(csv, task["target"],
+                                                              tuple(task["exogenous"]))))
+        return [{"input": h.reshape(len(h), -1)[:, 0].tolist(),
+                 "prediction": predict.forecast(checkpoint, h, steps, where)}
+                for where, h in histories]
+    if task["name"] == "seeded":
+        return predict.continue_seeds(checkpoint, rows)
+    return predict.digit_sums(checkpoint, rows)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        text = " ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in value)
+        return text if len(text) <= 60 else "... " + text[-56:]
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@app.command("predict")
+def predict_cmd(
+    study_name: Annotated[str, typer.Argument(
+        metavar="STUDY", help="Study name in the storage, e.g. seeded-drift or digitsum-L10.")],
+    seq: Annotated[list[str] | None, typer.Option(
+        help="One input sequence, numbers separated by commas or spaces (repeatable): "
+             "seeded: the seeds; digitsum: the digits; rainfall: the recent history.")] = None,
+    file: Annotated[Path | None, typer.Option(
+        help="A text file with one input sequence per line.")] = None,
+    csv: Annotated[Path | None, typer.Option(
+        help="rainfall: forecast after the last row of this CSV (the study's columns).")]
+    = None,
+    steps: Annotated[int, typer.Option(
+        help="rainfall: values to forecast, each fed back as input.")] = 1,
+    output: Annotated[OutputFormat, typer.Option(
+        "--format", help="Output format.")] = OutputFormat.table,
+    storage: StorageOpt = None,
+    artifact_dir: ArtifactDirOpt = None,
+) -> None:
+    """Predict with the best model of STUDY, loaded from its checkpoint artifact.
+
+    seeded: the continuation after given seeds; rainfall: the next values after a
+    given series or CSV; digitsum: the sum of the first two digits.
+    """
+    url = resolve_storage_url(storage)
+    study = _load_study(study_name, url)
+    checkpoint = load_best_checkpoint(study, resolve_artifact_dir(url, artifact_dir))
+    rows = _predictions(checkpoint, _inputs(seq or [], file), csv, steps)
+    info = checkpoint.data
+    metric = TASKS[checkpoint.task["name"]].metric
+    if output == OutputFormat.json:
+        print(json.dumps({"study": study.study_name, "trial": info["trial"], "metric": metric,
+                          "value": info["value"], "task": checkpoint.task,
+                          "params": info["params"], "predictions": rows}))
+        return
+    table = Table(title=f"{study.study_name}: best trial {info['trial']} "
+                        f"({info['params'].get('architecture')}, val {metric} "
+                        f"{info['value']:.4g})")
+    columns = list(rows[0])
+    for column in ["#", *columns]:
+        table.add_column(column, justify="left" if column == "input" else "right")
+    for n, row in enumerate(rows):
+        table.add_row(str(n), *(_cell(row[c]) for c in columns))
+    console.print(table)
