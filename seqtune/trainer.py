@@ -38,6 +38,8 @@ class TrainConfig:
     hidden_size: int = 64
     num_layers: int = 1
     learning_rate: float = 1e-3
+    #: decoupled (AdamW) weight decay; 0 is plain Adam
+    weight_decay: float = 0.0
     batch_size: int = 32
     grad_clip: float = 1.0
     max_epochs: int = 100
@@ -114,7 +116,8 @@ def fit(task: Task, splits: Splits, config: TrainConfig,
         model = build_model(task.model_kind, config.architecture, config.hidden_size,
                             config.num_layers, **task.model_spec())
     model = model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay)
     x, y = _tensor(splits.train.inputs, device), _tensor(splits.train.targets, device)
     generator = torch.Generator().manual_seed(config.seed)
 
