@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from seqtune.cli import _interop, _leaderboard, _postmortem, _study  # noqa: F401  (register the commands)
+from seqtune.cli import _interop, _leaderboard, _postmortem, _report, _study  # noqa: F401  (register the commands)
 from seqtune.cli._app import app, state
 from seqtune.errors import SeqtuneError
 

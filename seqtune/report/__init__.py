@@ -1,0 +1,80 @@
+"""HTML reports: ``index.html``, one page per study and the post-mortem page.
+
+Pages are rendered from the storage only (a best model is used only through
+its stored checkpoint), work offline (``plotly.min.js`` sits beside them) and
+are all rendered before the first one is written, each atomically, so a run
+stopped early leaves the previous report as it was. The verdicts and key
+figures also go to the studies for optuna-dashboard users.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import optuna
+
+from seqtune.report._dashboard import note_markdown, publish
+from seqtune.report._pages import (
+    POSTMORTEM_PAGE,
+    StudyPage,
+    index_context,
+    load_view,
+    study_page,
+)
+from seqtune.report._postmortem import PostmortemSection, is_postmortem, postmortem_section
+from seqtune.report._write import ensure_plotly_js, remove_stale_temps, render, write_atomic
+from seqtune.study import open_storage, redact, resolve_artifact_dir
+
+INDEX = "index.html"
+
+
+def write_report(storage_url: str, out_dir: str | Path = "reports",
+                 artifact_dir: str | Path | None = None, publish_to_dashboard: bool = True
+                 ) -> Path:
+    """Write the report for every study in ``storage_url``; the path of ``index.html``."""
+    storage = open_storage(storage_url, heartbeat_interval=None)
+    artifacts = resolve_artifact_dir(storage_url, artifact_dir)
+    studies = sorted(storage.get_all_studies(), key=lambda s: s.study_name)
+    views = [load_view(storage, s.study_name, artifacts) for s in studies
+             if not is_postmortem(s)]
+    pages = [study_page(view, views) for view in views]
+    sections = [postmortem_section(i, optuna.load_study(study_name=s.study_name,
+                                                        storage=storage))
+                for i, s in enumerate(s for s in studies if is_postmortem(s))]
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    shown = redact(storage_url)
+    files = {page.file: render("study.html", {**page.context(), "generated": stamp})
+             for page in pages}
+    if sections:
+        files[POSTMORTEM_PAGE] = render("postmortem.html", {
+            "title": "Flux post-mortem", "sections": sections, "generated": stamp})
+    files[INDEX] = render("index.html", {**index_context(pages, sections, shown),
+                                         "generated": stamp})
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
+    ensure_plotly_js(out)
+    for name, text in files.items():
+        write_atomic(out / name, text.encode())
+    for old in out.glob("study-*.html"):
+        if old.name not in files:
+            old.unlink()
+    if publish_to_dashboard:
+        _publish(pages, sections, artifacts)
+    return out / INDEX
+
+
+def _publish(pages: list[StudyPage], sections: list[PostmortemSection], artifacts: Path
+             ) -> None:
+    for page in pages:
+        publish(page.view.study, note_markdown(page.view.study.study_name, page.verdict,
+                                               [page.view.board.to_markdown()]),
+                page.key_panels, artifacts)
+    for section in sections:
+        publish(section.study, note_markdown(section.name, section.explanation, []),
+                section.panels, artifacts)
+
+
+__all__ = ["INDEX", "write_report"]

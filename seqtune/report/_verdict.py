@@ -1,0 +1,167 @@
+"""A study's verdict: short sentences, each computed from the study's numbers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from seqtune.report._tasks import CurvePoint, StudyView
+from seqtune.study import best_per_architecture
+from seqtune.study._leaderboard import BASELINE, TUNED
+from seqtune.tasks.digitsum import DigitSumTask
+from seqtune.tasks.seeded import SeededTask
+
+#: the accuracy a digitsum model must reach to count as remembering at a length
+REMEMBERS = 0.9
+
+
+def _n(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _change(value: float, reference: float) -> str:
+    """How ``value`` differs from ``reference``: '0.01 lower (-25%)', or a ratio
+    when one is many times the other."""
+    diff = value - reference
+    if diff == 0:
+        return "equal"
+    word = "higher" if diff > 0 else "lower"
+    if reference and value and (value > 0) == (reference > 0):
+        ratio = value / reference
+        if ratio >= 3 or ratio <= 1 / 3:
+            return f"{_n(abs(diff))} {word} ({_n(ratio)}x)"
+        return f"{_n(abs(diff))} {word} ({diff / abs(reference):+.0%})"
+    return f"{_n(abs(diff))} {word}"
+
+
+def _trials(study: optuna.Study) -> str:
+    counts = Counter(t.state for t in study.get_trials(deepcopy=False))
+    parts = [f"{counts[s]} {s.name.lower()}" for s in (TrialState.COMPLETE, TrialState.PRUNED,
+                                                        TrialState.FAIL, TrialState.RUNNING,
+                                                        TrialState.WAITING) if counts[s]]
+    return f"The study holds {sum(counts.values())} trials: {', '.join(parts) or 'none'}."
+
+
+def _winner(study: optuna.Study, metric: str, maximize: bool) -> list[str]:
+    rows = best_per_architecture(study)
+    if not rows:
+        return ["No trial completed, so no architecture can be judged."]
+    head, rest = rows[0], rows[1:]
+    text = (f"On val ({metric}, {'higher' if maximize else 'lower'} is better) "
+            f"{head['architecture']} wins with {_n(head['val'])} (trial {head['trial']})")
+    if not rest:
+        return [text + "; it is the only architecture with a complete trial."]
+    others = "; ".join(f"{r['architecture']} {_n(r['val'])}, {_change(r['val'], head['val'])}"
+                       for r in rest)
+    return [f"{text}; {others}."]
+
+
+def _against_baselines(view: StudyView, maximize: bool) -> list[str]:
+    metric = view.board.metric
+    tuned = [r for r in view.board.rows if r["kind"] == TUNED
+             and r["test"].get(metric) is not None]
+    base = [r for r in view.board.rows if r["kind"] == BASELINE
+            and r["test"].get(metric) is not None]
+    if not tuned or not base:
+        return []
+    pick = tuned[0]  # the board is sorted by val: the study's choice
+    best = (max if maximize else min)(base, key=lambda r: r["test"][metric])
+    ours, theirs = pick["test"][metric], best["test"][metric]
+    beats = ours > theirs if maximize else ours < theirs
+    verb = "beats" if beats else ("ties with" if ours == theirs else "loses to")
+    return [f"On test the model picked on val ({pick['name']}, {_n(ours)}) {verb} the best "
+            f"baseline, {best['name']} ({_n(theirs)}): {_change(ours, theirs)}."]
+
+
+def _importances(scores: dict[str, float], n_complete: int) -> list[str]:
+    if not scores:
+        return [f"Importances need at least two complete trials with varied parameters "
+                f"(this study has {n_complete} complete)."]
+    ranked = list(scores.items())
+    top, value = ranked[0]
+    text = f"The importances put {top} first ({value:.0%} of the explained variation)"
+    if len(ranked) > 1:
+        text += ", then " + ", ".join(f"{k} ({v:.0%})" for k, v in ranked[1:3])
+    if top == "architecture":
+        text += "; the choice of recurrent cell matters more than its tuning"
+    return [text + f" (PED-ANOVA over {n_complete} complete trials, a rough guide with "
+                   "few trials)." if n_complete < 20 else text + "."]
+
+
+def _seeded(view: StudyView, task: SeededTask) -> list[str]:
+    rows = best_per_architecture(view.study)
+    if not rows:
+        return []
+    trial = view.study.trials[rows[0]["trial"]]
+    attrs = trial.user_attrs
+    if "seed_attribution" not in attrs:
+        return []
+    attribution = attrs["seed_attribution"]
+    top = max(range(len(attribution)), key=lambda j: attribution[j])
+    slope, true = attrs["seed4_slope"], attrs["seed4_slope_true"]
+    drift = attrs.get("val_drift_ratio")
+    text = f"The best model ({rows[0]['architecture']}, trial {trial.number}) "
+    if drift is not None:
+        text += (f"has a mean drift ratio of {drift:.3g} (1: its continuation moves as much as "
+                 "the truth; 0: flat), ")
+    text += (f"a seed-4 slope of {slope:.3g} against the true {true:.3g} "
+             f"({slope / true:.0%} of it), " if true else f"a seed-4 slope of {slope:.3g}, ")
+    text += (f"and shuffling seed {top + 1} hurts it most (+{attribution[top]:.3g} val "
+             "MSE).")
+    return [text]
+
+
+def _digitsum(points: list[CurvePoint], here: int) -> list[str]:
+    out = []
+    for arch in sorted({a for p in points for a in p.tuned}):
+        seen = [p for p in points if arch in p.tuned]
+        curve = ", ".join(f"{p.tuned[arch]:.3f} at L={p.length}" for p in seen)
+        kept = [p.length for p in seen if p.tuned[arch] >= REMEMBERS]
+        tail = (f"; at least {REMEMBERS:.0%} accurate up to L={max(kept)}" if kept
+                else f"; below {REMEMBERS:.0%} at every length")
+        out.append(f"Memory curve, tuned {arch} (test accuracy): {curve}{tail}.")
+    point = next((p for p in points if p.length == here), None)
+    if point is not None and point.tuned and "logistic regression" in point.baselines:
+        arch = max(point.tuned, key=point.tuned.get)
+        ours, logistic = point.tuned[arch], point.baselines["logistic regression"]
+        verb = "beats" if ours > logistic else ("ties with" if ours == logistic else "loses to")
+        out.append(f"At L={here} the best tuned model ({arch}, {ours:.3f}) {verb} the "
+                   f"logistic baseline ({logistic:.3f}: {_change(ours, logistic)}), which can "
+                   "represent the "
+                   "task exactly (class s scores a_s[d1] + b_s[d2], which can peak at "
+                   "s = d1 + d2).")
+    return out
+
+
+def headline(view: StudyView) -> str:
+    """The one sentence for the index: the test result against the baselines, else
+    the winner on val."""
+    maximize = view.study.direction == optuna.study.StudyDirection.MAXIMIZE
+    lines = _against_baselines(view, maximize) or _winner(view.study, view.board.metric,
+                                                           maximize)
+    return lines[0]
+
+
+def study_verdict(view: StudyView, scores: dict[str, float],
+                  curve: list[CurvePoint] | None = None) -> list[str]:
+    """The verdict sentences of one study page."""
+    study = view.study
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    lines = [_trials(study), *_winner(study, view.board.metric, maximize),
+             *_against_baselines(view, maximize), *_importances(scores, n_complete)]
+    if isinstance(view.task, SeededTask):
+        lines += _seeded(view, view.task)
+    if isinstance(view.task, DigitSumTask) and curve:
+        lines += _digitsum(curve, view.task.length)
+    return lines
+
+
+def failed_trials(study: optuna.Study) -> list[dict[str, Any]]:
+    """Failed trials with the error text the objective stored."""
+    return [{"number": t.number, "params": ", ".join(f"{k}={v}" for k, v in t.params.items()),
+             "error": t.user_attrs.get("error", "(no error text stored)")}
+            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))]

@@ -1,0 +1,245 @@
+"""The HTML report, opened by Debian's headless Chromium with the network off.
+
+One small storage is filled once per module by seqtune itself: a seeded (drift)
+study, a rainfall study on the post's CSV, two digitsum lengths (the memory curve), a study named
+like a script whose only trial diverges, and a one-epoch post-mortem grid. The
+report of it is written by the real ``seqtune report`` command.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from wsgiref.util import setup_testing_defaults
+
+import optuna
+import pytest
+from browser import Browser, ensure_chromium
+from conftest import run_cli
+from optuna_dashboard import get_note, wsgi
+
+from seqtune.config import load_config
+from seqtune.postmortem import run_postmortems
+from seqtune.report._pages import page_name
+from seqtune.space import parse_space
+from seqtune.study import leaderboard, open_storage, optimize
+from seqtune.trainer import configure_threads
+
+REPO = Path(__file__).resolve().parents[1]
+SHOTS = REPO / "test-artifacts" / "report"
+XSS = "<script>alert(1)</script>"
+SMALL_SEEDED = {"name": "seeded", "rule": "drift", "n_seeds": 5, "horizon": 5,
+                "n_train": 300, "n_val": 100, "n_test": 200}
+
+
+def _config(study_file: str, **overrides: Any):
+    base = load_config(REPO / "studies" / f"{study_file}.toml")
+    return base.with_overrides(timeout=None, **overrides)
+
+
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory, shared_data) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("report")
+    url = f"sqlite:///{folder / 'seqtune.db'}"
+    configure_threads()
+    small = {"n_trials": 2, "max_epochs": 2, "patience": 2}
+    optimize(_config("seeded-drift", task=SMALL_SEEDED, n_trials=3, max_epochs=2, patience=2),
+             url, show_progress_bar=False)
+    optimize(_config("rainfall", csv=str(shared_data / "Rainfall_data.csv"), **small), url,
+             show_progress_bar=False)
+    for config in _config("digitsum", sweep={"length": [5, 10]}, **small).expand():
+        optimize(config, url, show_progress_bar=False)
+    diverge = {"architecture": "gru", "hidden_size": 8, "num_layers": 1,
+               "learning_rate": 1e30, "batch_size": 32, "grad_clip": 0.0,
+               "teacher_forcing": 0.0, "rollout": 5}
+    optimize(_config("seeded-drift", name=XSS, task=SMALL_SEEDED, space=parse_space(diverge),
+                     start={}, n_trials=1, max_epochs=1), url, show_progress_bar=False)
+    run_postmortems(url, ["drift"], studies=REPO / "studies", max_epochs=1)
+    out = folder / "reports"
+    started = time.perf_counter()
+    done = run_cli("report", "--storage", url, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return {"url": url, "out": out, "seconds": time.perf_counter() - started,
+            "stdout": done.stdout}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    ensure_chromium()
+    session = Browser()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _studies(url: str) -> dict[str, optuna.Study]:
+    storage = open_storage(url, heartbeat_interval=None)
+    return {name: optuna.load_study(study_name=name, storage=storage)
+            for name in optuna.get_all_study_names(storage)}
+
+
+def test_every_page_renders_offline_without_errors(filled, browser):
+    out = filled["out"]
+    assert str(out / "index.html") in filled["stdout"]
+    studies = _studies(filled["url"])
+    pages = {p.name for p in out.glob("*.html")}
+    expected = {"index.html", "postmortem.html"} | {
+        page_name(n) for n in studies if not n.startswith("postmortem")}
+    assert pages == expected
+    assert (out / "plotly.min.js").stat().st_size > 1_000_000
+    for name in sorted(pages):
+        html = (out / name).read_text()
+        assert "https://" not in html and "http://" not in html.replace(
+            "http://www.w3.org", "")  # nothing to fetch
+        browser.open(out / name)
+        assert browser.alert_text() is None, name
+        figures = browser.script(
+            "return Array.from(document.querySelectorAll('section.figure')).map(s => "
+            "[s.querySelector('.plotly-graph-div')?.id, "
+            "!!s.querySelector('.plotly-graph-div svg.main-svg')])")
+        if name not in ("index.html", page_name(XSS)):
+            assert len(figures) >= 4, (name, figures)
+        assert all(rendered for _, rendered in figures), (name, figures)
+        assert browser.console_errors() == [], name
+        browser.screenshot(SHOTS / f"{Path(name).stem}.png")
+
+
+def test_leaderboard_rows_in_the_page_equal_the_storage(filled, browser):
+    for name, study in _studies(filled["url"]).items():
+        if name.startswith("postmortem"):
+            continue
+        board = leaderboard(study)
+        browser.open(filled["out"] / page_name(name))
+        header, *rows = browser.script(
+            "return Array.from(document.querySelectorAll('#leaderboard tr')).map(r => "
+            "Array.from(r.children).map(c => c.textContent))")
+        assert header == board.columns()
+        assert rows == board.formatted(), name
+
+
+def test_study_pages_show_the_task_figures_and_verdict_from_the_numbers(filled):
+    studies = _studies(filled["url"])
+    seeded = (filled["out"] / page_name("seeded-drift")).read_text()
+    for figure in ("fig-task", "fig-attribution", "fig-predicted", "fig-history",
+                   "fig-intermediate", "fig-importances", "fig-parallel", "fig-slice"):
+        assert f'id="{figure}"' in seeded
+    best = min((t for t in studies["seeded-drift"].trials if t.value is not None),
+               key=lambda t: t.value)
+    arch = best.params["architecture"]
+    assert f"{arch} wins with {best.value:.4g} (trial {best.number})" in seeded
+    assert f"a seed-4 slope of {best.user_attrs['seed4_slope']:.3g}" in seeded
+    digitsum = (filled["out"] / page_name("digitsum-L10")).read_text()
+    assert "Memory curve" in digitsum and "at L=5" in digitsum and "at L=10" in digitsum
+    rainfall = (filled["out"] / page_name("rainfall")).read_text()
+    assert "AutoReg(12)" in rainfall and "seasonal naive" in rainfall
+    assert "actual Precipitation" in rainfall  # the CSV's target column names the series
+    post = (filled["out"] / "postmortem.html").read_text()
+    for fragment in ("pm0-question-original", "pm0-question-all-fixes", "pm0-conditioning",
+                     "pm0-nmse", "The original setup"):
+        assert fragment in post
+
+
+def test_script_named_study_is_text_and_its_failure_is_shown(filled, browser):
+    for page in ("index.html", page_name(XSS)):
+        raw = (filled["out"] / page).read_text()
+        assert XSS not in raw and "&lt;script&gt;alert(1)&lt;/script&gt;" in raw
+        browser.open(filled["out"] / page)
+        assert browser.alert_text() is None
+        scripts = browser.script("return Array.from(document.scripts).map(s => s.text)")
+        assert not any("alert(1)" in s for s in scripts)
+        shown = browser.script("return document.body.innerText")
+        assert XSS in shown
+    assert browser.script("return document.querySelector('h1').textContent") == XSS
+    errors = browser.script("return Array.from(document.querySelectorAll('#failed td pre'))"
+                            ".map(e => e.textContent)")
+    assert len(errors) == 1 and errors[0].startswith("TrainingDiverged")
+
+
+def _get(app, path: str) -> dict[str, Any]:
+    environ: dict[str, Any] = {}
+    setup_testing_defaults(environ)
+    environ.update(PATH_INFO=path, REQUEST_METHOD="GET")
+    status: list[str] = []
+    body = b"".join(app(environ, lambda s, h, exc_info=None: status.append(s)))
+    assert status[0].startswith("200"), status
+    return json.loads(body)
+
+
+def test_dashboard_shows_the_verdict_note_and_key_figures_and_a_rerun_replaces_them(filled):
+    storage = open_storage(filled["url"], heartbeat_interval=None)
+    app = wsgi(storage)
+    ids = {s["study_name"]: s["study_id"] for s in _get(app, "/api/studies")["study_summaries"]}
+
+    def shown() -> dict[str, Any]:
+        detail = _get(app, f"/api/studies/{ids['seeded-drift']}")
+        return {"note": detail["note"], "graphs": sorted(g["id"] for g in
+                                                         detail["plotly_graph_objects"]),
+                "artifacts": sorted(a["filename"] for a in detail["artifacts"])}
+
+    before = shown()
+    page = (filled["out"] / page_name("seeded-drift")).read_text()
+    verdict_line = before["note"]["body"].splitlines()[2].removeprefix("- ")
+    assert verdict_line.startswith("The study holds") and verdict_line in page
+    assert before["graphs"] == ["seqtune-fig-attribution", "seqtune-fig-predicted",
+                                "seqtune-fig-task"]
+    assert before["artifacts"] == ["fig-attribution.plotly.json", "fig-predicted.plotly.json",
+                                   "fig-task.plotly.json"]
+    xss_note = get_note(_studies(filled["url"])[XSS])
+    assert XSS not in xss_note and "&lt;script&gt;" in xss_note
+    again = run_cli("report", "--storage", filled["url"], "--out", str(filled["out"]))
+    assert again.returncode == 0, again.stderr
+    assert shown() == before  # same note version, nothing piled up
+
+
+def _start_report(filled: dict[str, Any]) -> subprocess.Popen:
+    exe = Path(sys.executable).with_name("seqtune")
+    return subprocess.Popen([str(exe), "report", "--storage", filled["url"], "--out",
+                             str(filled["out"])], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
+def _kill(proc: subprocess.Popen) -> bool:
+    """SIGKILL ``proc``; whether it was still running."""
+    running = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    return running
+
+
+def test_killed_report_leaves_the_previous_pages_intact(filled):
+    out = filled["out"]
+    old = {p.name: p.read_bytes() for p in out.glob("*.html")}
+    optuna.create_study(study_name="added-later", storage=filled["url"])  # pages will change
+
+    # killed while rendering (half way through a run's measured time): nothing changed
+    proc = _start_report(filled)
+    time.sleep(filled["seconds"] / 2)
+    assert _kill(proc), "the report finished before it was killed"
+    assert {p.name: p.read_bytes() for p in out.glob("*.html")} == old
+
+    # killed as soon as the first file is being replaced: each page is old or complete
+    proc = _start_report(filled)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        names = {p.name for p in out.iterdir()}
+        if any(n.startswith(".") for n in names) or any(
+                (out / n).read_bytes() != old[n] for n in old if n in names):
+            break
+        time.sleep(0.002)
+    _kill(proc)
+    for page in out.glob("*.html"):
+        data = page.read_bytes()
+        assert data == old.get(page.name) or data.decode().rstrip().endswith("</html>"), page
+    assert set(old) <= {p.name for p in out.glob("*.html")}
+
+    done = run_cli("report", "--storage", filled["url"], "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert (out / page_name("added-later")).is_file()
