@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import optuna
-import sqlalchemy.exc
 import typer
 from optuna.distributions import (
     BaseDistribution,
@@ -26,18 +24,16 @@ from optuna.distributions import (
     distribution_to_json,
 )
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from seqtune import predict
 from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console, state
+from seqtune.cli._leaderboard import load_study
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.space import distributions
 from seqtune.study import (
     Checkpoint,
     load_best_checkpoint,
-    open_storage,
-    redact,
     resolve_artifact_dir,
     resolve_storage_url,
     train_and_score,
@@ -206,25 +202,6 @@ def evaluate_cmd(
               f"({outcome.fit.seconds:.1f} s)", file=sys.stderr)
 
 
-def _load_study(name: str, url: str) -> optuna.Study:
-    """An existing study; a missing SQLite file or name is one clear error."""
-    try:
-        parsed = make_url(url)
-    except (sqlalchemy.exc.ArgumentError, ValueError):
-        parsed = None  # open_storage names the problem
-    if parsed is not None and parsed.get_backend_name() == "sqlite" \
-            and parsed.database not in (None, "", ":memory:") \
-            and not Path(parsed.database).is_file():
-        raise SeqtuneError(f"storage {redact(url)}: {parsed.database} does not exist")
-    storage = open_storage(url)
-    try:
-        return optuna.load_study(study_name=name, storage=storage)
-    except KeyError:
-        known = optuna.get_all_study_names(storage)
-        raise SeqtuneError(f"study {name!r} not found in {redact(url)}; studies there: "
-                           f"{', '.join(known) or 'none'}") from None
-
-
 def _numbers(text: str, where: str) -> list[float]:
     try:
         return [float(v) for v in re.split(r"[,\s]+", text.strip()) if v]
@@ -298,7 +275,7 @@ def predict_cmd(
     given series or CSV; digitsum: the sum of the first two digits.
     """
     url = resolve_storage_url(storage)
-    study = _load_study(study_name, url)
+    study = load_study(study_name, url)
     checkpoint = load_best_checkpoint(study, resolve_artifact_dir(url, artifact_dir))
     rows = _predictions(checkpoint, _inputs(seq or [], file), csv, steps)
     info = checkpoint.data
