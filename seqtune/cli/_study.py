@@ -12,6 +12,7 @@ import typer
 from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console, state, summary_table
 from seqtune.cli._leaderboard import load_study, show_leaderboard
 from seqtune.cli._postmortem import postmortem_after_run
+from seqtune.cli._report import make_report
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError
 from seqtune.study import best_per_architecture, optimize, resolve_storage_url
@@ -79,7 +80,8 @@ def run_cmd(
     artifact_dir: ArtifactDirOpt = None,
 ) -> None:
     """The main job: run every study in studies/, print the best trial per
-    task and architecture, then each study's leaderboard against its baselines."""
+    task and architecture, then each study's leaderboard against its baselines,
+    run the post-mortem and write the HTML report (reports/index.html)."""
     files = sorted(studies.glob("*.toml"))
     if not files:
         raise SeqtuneError(f"{studies}: no study files (*.toml)")
@@ -96,4 +98,5 @@ def run_cmd(
     for e in expanded:
         show_leaderboard(load_study(e.name, url))
     postmortem_after_run(url, studies, quick)
+    make_report(url, Path("reports"), artifact_dir)
     console.print(f"done in {time.perf_counter() - started:.0f} s; storage {url}")

@@ -42,7 +42,9 @@ def _trials(study: optuna.Study) -> str:
     parts = [f"{counts[s]} {s.name.lower()}" for s in (TrialState.COMPLETE, TrialState.PRUNED,
                                                         TrialState.FAIL, TrialState.RUNNING,
                                                         TrialState.WAITING) if counts[s]]
-    return f"The study holds {sum(counts.values())} trials: {', '.join(parts) or 'none'}."
+    total = sum(counts.values())
+    return (f"The study holds {total} trial{'' if total == 1 else 's'}: "
+            f"{', '.join(parts) or 'none'}.")
 
 
 def _winner(study: optuna.Study, metric: str, maximize: bool) -> list[str]:
