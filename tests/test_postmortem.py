@@ -217,11 +217,12 @@ def test_side_remarks_are_read_from_the_original_history():
                 "train_subsets_error": {"size": 100, "p5": 1.8, "p95": 3.0}}
     text = explain(judge("drift", _table(original=original)))
     assert "below the train error in 3 of 4 epochs (last epoch: val 2, train 2.5)" in text
-    assert "within what drawing a set that small gives" in text
+    assert "score 1.8 to 3 (5th-95th percentile); the val value is within" in text
     assert "until epoch 3 (1 to 3) while the training loss fell (1 to 0.2)" in text
     assert "val drift ratio 0.5 to 0.1" in text
     original["train_subsets_error"]["p5"] = 2.2
-    assert "sampling alone does not explain" in explain(judge("drift", _table(original=original)))
+    assert "is below that range, so the 100 val sequences are an easier-than-usual draw" in (
+        explain(judge("drift", _table(original=original))))
 
 
 def test_tuned_row_retrains_the_best_seeded_trial_to_its_stored_value(sqlite_url):

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from seqtune.cli._app import StorageOpt, app, console
@@ -27,8 +28,9 @@ def verdict_table(verdict: Verdict) -> Table:
                           "configuration reports it", caption_justify="left")
     for column in ("configuration", "defects", "tf", "budget", "err", "MSE", "nMSE", "drift",
                    "seed-4 slope/true", "state"):
-        table.add_column(column, justify="left" if column in ("configuration", "defects",
-                                                               "budget", "state") else "right")
+        table.add_column(column, no_wrap=True,
+                         justify="left" if column in ("configuration", "defects", "budget",
+                                                      "state") else "right")
     for r in verdict.rows:
         s = r.setup
         table.add_row(
@@ -41,11 +43,11 @@ def verdict_table(verdict: Verdict) -> Table:
 
 
 def print_postmortem(verdicts: list[Verdict]) -> None:
-    width = None if console.is_terminal else 120  # logs: no truncated columns
+    out = console if console.is_terminal else Console(width=140)  # logs: whole columns
     for verdict in verdicts:
-        console.print(verdict_table(verdict), width=width)
-        console.print(explain(verdict), highlight=False, markup=False, width=width)
-        console.print()
+        out.print(verdict_table(verdict))
+        out.print(explain(verdict), highlight=False, markup=False)
+        out.print()
 
 
 #: ``seqtune run --quick`` caps the post-mortem's configurations at this many epochs

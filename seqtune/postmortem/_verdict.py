@@ -258,8 +258,9 @@ def _fixes(v: Verdict) -> list[str]:
     parts = [f"fixing {_DEFECT_SHORT[d]} leaves {_describe(r)}" for d, r in singles]
     text = "No single fix restores the original: " + "; ".join(parts) + "."
     if len(v.culprits) > 1:
+        both = "both" if len(v.culprits) == 2 else "all of them"
         text += (" Each of " + " and ".join(_DEFECT_SHORT[d] for d in v.culprits)
-                 + " breaks the reference on its own, so all of them must be fixed.")
+                 + f" breaks the reference on its own, so {both} must be fixed.")
     return [text]
 
 
@@ -322,14 +323,15 @@ def _side(v: Verdict) -> list[str]:
     text = (f"Side remark 1: the reported val error was below the train error {when} "
             f"(last epoch: val {_n(s.val_error)}, train {_n(s.train_error)})")
     if s.subset_p5 is not None and s.subset_p95 is not None:
-        inside = s.subset_p5 <= s.val_error <= s.subset_p95
-        text += (f". Random sets of {s.subset_size} training sequences score "
-                 f"{_n(s.subset_p5)} to {_n(s.subset_p95)} with the same model (5th-95th "
-                 f"percentile), so the val value is "
-                 + ("within what drawing a set that small gives: sampling, not a property "
-                    "of the model" if inside else
-                    "outside what drawing a set that small gives: sampling alone does not "
-                    "explain the gap"))
+        where = ("within" if s.subset_p5 <= s.val_error <= s.subset_p95 else
+                 "below" if s.val_error < s.subset_p5 else "above")
+        draw = {"within": "a typical draw", "below": "an easier-than-usual draw",
+                "above": "a harder-than-usual draw"}[where]
+        text += (f". With the same model, random sets of {s.subset_size} training sequences "
+                 f"score {_n(s.subset_p5)} to {_n(s.subset_p95)} (5th-95th percentile); the "
+                 f"val value is {where} that range, so the {s.subset_size} val sequences are "
+                 f"{draw} from the same generator, not evidence that the model fits the "
+                 "training sequences worse")
     out = [text + "."]
     if s.rose_until > 1:
         text = (f"Side remark 2: the reported train error rose epoch after epoch until epoch "
@@ -339,8 +341,8 @@ def _side(v: Verdict) -> list[str]:
                      f"{_n(s.loss_peak)}): the loss does not measure the reported error")
             if s.batching_defect and s.drift_peak < s.drift_first:
                 text += (f". With the batching defect the loss rewards copying the input, and "
-                         f"as the copy improved the continuation flattened (val drift ratio "
-                         f"{_n(s.drift_first)} to {_n(s.drift_peak)})")
+                         "as the copy improved the continuation became flatter (val drift "
+                         f"ratio {_n(s.drift_first)} to {_n(s.drift_peak)})")
         out.append(text + ".")
     else:
         out.append(f"Side remark 2: the reported train error did not rise after the first "
