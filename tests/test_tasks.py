@@ -102,7 +102,9 @@ def test_digitsum_accepts_any_length_and_seed():
 def test_rainfall_default_series_is_the_bundled_elnino():
     task = RainfallTask()
     assert len(task.series) == 61 * 12
-    assert task.config()["series"] == "elnino"
+    assert task.series_name == "elnino" and task.config()["csv"] is None
+    # a stored config rebuilds the same task (the report and predict rely on it)
+    assert make_task(task.config()).fingerprint() == task.fingerprint()
 
 
 def test_rainfall_splits_are_chronological_and_scaled_on_train_only(shared_data):

@@ -105,10 +105,14 @@ class RainfallTask(Task):
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name, "csv": str(self.csv) if self.csv else None,
-                "series": Path(self.csv).name if self.csv else "elnino",
                 "target": self.target, "exogenous": list(self.exogenous),
                 "test_size": self.test_size, "val_size": self.val_size,
                 "max_window": self.max_window}
+
+    @property
+    def series_name(self) -> str:
+        """What the series is, for titles: the CSV's file name or ``elnino``."""
+        return Path(self.csv).name if self.csv else "elnino"
 
     @property
     def series(self) -> np.ndarray:
