@@ -49,16 +49,23 @@ def load_study(study_name: str, url: str) -> optuna.Study:
                            f"{', '.join(known) if known else 'none'}") from None
 
 
+#: metrics per split in the terminal table (csv, json and markdown have them all)
+TABLE_METRICS = 2
+
+
 def _table(board: Leaderboard) -> Table:
-    """The numbers as a rich table; the notes go below it, by rank."""
+    """The first metrics as a rich table; the notes go below it, by rank."""
     table = Table(title=f"{board.study}: {board.metric} ({board.direction}), sorted by val")
-    columns = board.columns()[:-1]
-    for column in columns:
+    shown = {f"{part}_{m}" for part in ("val", "test") for m in board.metrics[:TABLE_METRICS]}
+    keep = [i for i, c in enumerate(board.columns()[:-1])
+            if not c.startswith(("val_", "test_")) or c in shown]
+    for i in keep:
+        column = board.columns()[i]
         numeric = column.startswith(("val_", "test_", "rank"))
         table.add_column(column, justify="right" if numeric else "left",
                          overflow="fold" if numeric else "ellipsis")
     for cells in board.formatted():
-        table.add_row(*cells[: len(columns)])
+        table.add_row(*(cells[i] for i in keep))
     return table
 
 
@@ -82,7 +89,9 @@ def show_leaderboard(study: optuna.Study, fmt: Format = Format.table) -> None:
 def leaderboard_cmd(
     study_name: Annotated[str, typer.Argument(help="Study name, e.g. seeded-drift.")],
     storage: StorageOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+    fmt: Annotated[Format, typer.Option(
+        "--format", "-f", help=f"Output format; the table shows the first {TABLE_METRICS} "
+                               "metrics, the others all of them.")]
     = Format.table,
 ) -> None:
     """Best trial per architecture and every baseline, val and test side by side.
