@@ -8,6 +8,7 @@ only trial diverges.
 
 from __future__ import annotations
 
+import html
 import json
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from seqtune import predict
 from seqtune.config import load_config
 from seqtune.errors import SeqtuneError
 from seqtune.models import build_model
+from seqtune.report import write_report
 from seqtune.space import parse_space
 from seqtune.study import load_best_checkpoint, load_checkpoint, optimize
 from seqtune.study._artifacts import make_checkpoint
@@ -68,6 +70,7 @@ def filled(tmp_path_factory) -> dict[str, Any]:
         optimize(_config("seeded-drift", DIVERGE, {**seeded, "learning_rate": 1e30,
                                                    "grad_clip": 0.0}, n_trials=1, max_epochs=2),
                  url, show_progress_bar=False)
+        write_report(url, folder / "reports", folder / "artifacts")  # saves the verdict notes
     finally:
         torch.set_num_threads(threads)
     return {"url": url, "artifacts": folder / "artifacts", "folder": folder}
@@ -140,6 +143,12 @@ def test_dashboard_shows_our_studies_metrics_errors_and_checkpoint(filled, dashb
     # the dashboard shows JSON attrs cut at 1024 characters
     assert json.dumps(baselines).startswith(study_attrs["baselines"])
     assert '"name": "persistence"' in study_attrs["baselines"]
+    # the verdict note: the same sentences the HTML report shows for this study
+    note = detail["note"]["body"]
+    assert note.startswith(f"## seqtune report: {SEEDED}")
+    bullets = [html.unescape(line[2:]) for line in note.splitlines() if line.startswith("- ")]
+    page = html.unescape((filled["folder"] / "reports" / f"study-{SEEDED}.html").read_text())
+    assert bullets and all(b in page for b in bullets)
     trials = detail["trials"]
     assert [t["state"] for t in trials] == ["Complete", "Complete"]
     for shown, trial in zip(trials, stored.trials, strict=True):
