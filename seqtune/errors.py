@@ -7,3 +7,7 @@ class SeqtuneError(Exception):
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite; the trial is failed, the study goes on."""
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process of ``--workers N`` ended badly. The CLI prints it and exits 1."""

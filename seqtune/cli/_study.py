@@ -15,12 +15,13 @@ from seqtune.cli._postmortem import postmortem_after_run
 from seqtune.cli._report import make_report
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError
-from seqtune.study import best_per_architecture, optimize, resolve_storage_url
+from seqtune.study import best_per_architecture, optimize, redact, resolve_storage_url
+from seqtune.study._storage import GRACE_FACTOR, HEARTBEAT_INTERVAL
 from seqtune.trainer import configure_threads
 
 
-def _run_study(config: StudyConfig, storage: str) -> list[dict[str, Any]]:
-    study = optimize(config, storage, show_progress_bar=not state["quiet"])
+def _run_study(config: StudyConfig, storage: str, **options: Any) -> list[dict[str, Any]]:
+    study = optimize(config, storage, show_progress_bar=not state["quiet"], **options)
     return best_per_architecture(study)
 
 
@@ -43,6 +44,16 @@ def optimize_cmd(
         help="Upper bound on epochs per trial (early stopping may end sooner).")] = None,
     csv: Annotated[Path | None, typer.Option(
         help="rainfall: read this CSV (target column Precipitation).")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Worker processes on this machine, each with cores/N torch threads. "
+                    "More machines: run this command on each against one PostgreSQL "
+                    "--storage.")] = 1,
+    heartbeat_interval: Annotated[int, typer.Option(
+        min=1, help="Seconds between heartbeats of a running trial.")] = HEARTBEAT_INTERVAL,
+    grace_period: Annotated[int | None, typer.Option(
+        min=1, help="Seconds without a heartbeat after which a trial's worker counts as "
+                    "dead: the trial is failed and queued again "
+                    f"(default {GRACE_FACTOR} x --heartbeat-interval).")] = None,
     artifact_dir: ArtifactDirOpt = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the best trial per architecture as JSON.")] = False,
@@ -61,9 +72,14 @@ def optimize_cmd(
     if study_name:
         configs = [c.with_overrides(name=c.name.replace(base.name, study_name, 1))
                    for c in configs]
+    if grace_period is not None and grace_period <= heartbeat_interval:
+        raise SeqtuneError(f"--grace-period: must be longer than --heartbeat-interval "
+                           f"({heartbeat_interval} s), got {grace_period}")
     url = resolve_storage_url(storage)
     configure_threads()
-    rows = [row for c in configs for row in _run_study(c, url)]
+    rows = [row for c in configs for row in _run_study(
+        c, url, workers=workers, heartbeat_interval=heartbeat_interval,
+        grace_period=grace_period)]
     if as_json:
         print(json.dumps(rows))
     else:
@@ -99,4 +115,4 @@ def run_cmd(
         show_leaderboard(load_study(e.name, url))
     postmortem_after_run(url, studies, quick)
     make_report(url, Path("reports"), artifact_dir)
-    console.print(f"done in {time.perf_counter() - started:.0f} s; storage {url}")
+    console.print(f"done in {time.perf_counter() - started:.0f} s; storage {redact(url)}")

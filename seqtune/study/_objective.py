@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ import optuna
 
 from seqtune.errors import TrainingDiverged
 from seqtune.space import suggest
+from seqtune.study import _signals
 from seqtune.study._artifacts import BestCheckpoint
 from seqtune.tasks import Task
 from seqtune.trainer import FitResult, TrainConfig, evaluate, fit, predict
@@ -65,6 +68,7 @@ class _PruningHook:
         self.trial.report(value, step)
 
     def should_prune(self) -> bool:
+        _signals.check()  # once per epoch: a safe point to stop on SIGINT/SIGTERM
         return self.trial.should_prune()
 
 
@@ -82,7 +86,9 @@ class Objective:
         params = suggest(trial, self.space)
         seed = self.seed + trial.number
         trial.set_user_attr("seed", seed)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         try:
+            _signals.check()
             outcome = train_and_score(self.task, params, self.max_epochs, self.patience, seed,
                                       _PruningHook(trial))
         except TrainingDiverged as exc:
@@ -91,6 +97,9 @@ class Objective:
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}")
             trial.set_user_attr("traceback", traceback.format_exc(limit=5))
+            raise
+        except KeyboardInterrupt as exc:
+            trial.set_user_attr("error", str(exc) or "interrupted (KeyboardInterrupt)")
             raise
         for key, value in outcome.user_attrs().items():
             trial.set_user_attr(key, value)

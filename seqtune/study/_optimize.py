@@ -16,9 +16,11 @@ from seqtune.baselines import ensure_baselines
 from seqtune.config import StudyConfig
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.space import distributions
+from seqtune.study import _signals
 from seqtune.study._artifacts import resolve_artifact_dir
 from seqtune.study._objective import Objective
 from seqtune.study._storage import open_storage, redact
+from seqtune.study._workers import run_workers
 from seqtune.tasks import Task, make_task
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -73,8 +75,12 @@ def prepare_study(config: StudyConfig, storage_url: str, task: Task | None = Non
             raise SeqtuneError(f"{where}: exists with different data (fingerprint "
                                f"{study.user_attrs.get('data_fingerprint')} != {fingerprint})")
     else:
-        study = optuna.create_study(study_name=config.name, storage=storage, sampler=sampler,
-                                    pruner=pruner, direction=task.direction)
+        try:
+            study = optuna.create_study(study_name=config.name, storage=storage,
+                                        sampler=sampler, pruner=pruner,
+                                        direction=task.direction)
+        except optuna.exceptions.DuplicatedStudyError:  # another worker was quicker
+            return prepare_study(config, storage_url, task, **storage_kwargs)
     if "task" not in study.user_attrs:
         attrs = {"task": task.config(), "data_fingerprint": fingerprint, "metric": task.metric,
                  "seqtune_version": seqtune.__version__,
@@ -103,21 +109,49 @@ def finished_trials(study: optuna.Study) -> int:
 
 
 def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = True,
-             **storage_kwargs: Any) -> optuna.Study:
+             workers: int = 1, **storage_kwargs: Any) -> optuna.Study:
     """Run ``config`` until the study holds ``n_trials`` finished trials (or the
-    timeout passes). Rerunning resumes the same study."""
+    timeout passes), here or in ``workers`` processes. Rerunning resumes the
+    same study."""
     config = config.with_overrides(
         artifact_dir=str(resolve_artifact_dir(storage_url, config.artifact_dir)))
     study, task = prepare_study(config, storage_url, **storage_kwargs)
     ensure_baselines(study, task)
     _enqueue_start(study, config)
+    if workers > 1 and finished_trials(study) < config.n_trials:
+        run_workers(_worker, (config, storage_url, storage_kwargs), workers)
+    else:
+        run_trials(study, task, config, show_progress_bar)
+    return study
+
+
+def _worker(config: StudyConfig, storage_url: str, storage_kwargs: dict[str, Any]) -> None:
+    """One of the ``workers`` processes of :func:`optimize`."""
+    study, task = prepare_study(config, storage_url, **storage_kwargs)
+    study.sampler.reseed_rng()  # or every worker would propose the same parameters
+    run_trials(study, task, config, show_progress_bar=False)
+
+
+def _stop_if_signalled(_study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+    _signals.check()
+
+
+def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
+               show_progress_bar: bool = False) -> None:
+    """This process's trials, until the study holds ``n_trials`` finished ones.
+
+    Any number of processes, here or on other machines, may run this on one
+    study at once (Optuna's distributed mode); each stops when the study is
+    full, so in-flight trials of the others may add up to ``workers - 1``.
+    A stop signal fails the running trial and raises ``Interrupted``.
+    """
     remaining = config.n_trials - finished_trials(study)
     if remaining <= 0:
-        return study
+        return
     objective = Objective(task, config.space, config.max_epochs, config.patience, config.seed,
                           Path(config.artifact_dir) if config.artifact_dir else None)
     callback = optuna.study.MaxTrialsCallback(config.n_trials, states=FINISHED)
-    study.optimize(objective, n_trials=remaining, timeout=config.timeout,
-                   callbacks=[callback], catch=(TrainingDiverged,),
-                   show_progress_bar=show_progress_bar)
-    return study
+    with _signals.deferred():
+        study.optimize(objective, n_trials=remaining, timeout=config.timeout,
+                       callbacks=[callback, _stop_if_signalled], catch=(TrainingDiverged,),
+                       show_progress_bar=show_progress_bar)

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from pathlib import Path
 
 import optuna
 import sqlalchemy.exc
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from sqlalchemy.engine import make_url
 
 from seqtune.errors import SeqtuneError
 
 DEFAULT_STORAGE = "sqlite:///storage/seqtune.db"
+#: seconds between the heartbeats of a running trial
+HEARTBEAT_INTERVAL = 10
+#: a running trial without a heartbeat for this long (default 3 intervals) is
+#: failed by the next worker that asks for a trial, and queued again
+GRACE_FACTOR = 3
+#: how often one trial is re-queued after its worker died
+MAX_RETRY = 3
+#: seconds to wait for a PostgreSQL server before giving up
+CONNECT_TIMEOUT = 10
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: what a process sees that creates the tables while another one does the same
+_SCHEMA_RACE = ("already exists", "duplicate key", "UNIQUE constraint failed")
 
 
 def resolve_storage_url(cli_value: str | None = None) -> str:
@@ -30,33 +45,56 @@ def redact(url: str) -> str:
 
 def _check_sqlite_path(url: str) -> None:
     database = make_url(url).database
-    if not database or database == ":memory:":
+    if not database:
+        raise SeqtuneError(f"storage {url}: no database file; expected e.g. "
+                           "sqlite:///storage/seqtune.db")
+    if database == ":memory:":
         return
-    path = Path(database)
-    if path.exists():
-        if not path.is_file():
-            raise SeqtuneError(f"storage {url}: {path} is not a file")
-        with path.open("rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
-        if head and head != _SQLITE_MAGIC:
-            raise SeqtuneError(f"storage {url}: {path} is not an SQLite database")
-        if not os.access(path, os.W_OK):
-            raise SeqtuneError(f"storage {url}: {path} is read-only")
-    else:
-        try:
+    path, head = Path(database), b""
+    try:
+        exists = path.exists()
+        if exists:
+            if not path.is_file():
+                raise SeqtuneError(f"storage {url}: {path} is not a file")
+            with path.open("rb") as fh:
+                head = fh.read(len(_SQLITE_MAGIC))
+        else:
             path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SeqtuneError(f"storage {url}: cannot create {path.parent} "
-                               f"({exc.strerror})") from None
-        if not os.access(path.parent, os.W_OK):
-            raise SeqtuneError(f"storage {url}: directory {path.parent} is not writable")
+    except OSError as exc:
+        raise SeqtuneError(f"storage {url}: cannot access {path} ({exc.strerror}); "
+                           "expected a readable and writable SQLite file") from None
+    if head and head != _SQLITE_MAGIC:
+        raise SeqtuneError(f"storage {url}: {path} is not an SQLite database")
+    if exists and not os.access(path, os.W_OK):
+        raise SeqtuneError(f"storage {url}: {path} is read-only; expected a writable file")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise SeqtuneError(f"storage {url}: directory {path.parent} is not writable "
+                           "(SQLite keeps its journal beside the database)")
 
 
-def open_storage(url: str, heartbeat_interval: int | None = None,
+def _rdb_storage(url: str, **kwargs: object) -> optuna.storages.RDBStorage:
+    """``RDBStorage(url)``, tried again while another worker creates the same tables."""
+    attempts = 5
+    while True:
+        try:
+            return optuna.storages.RDBStorage(url, **kwargs)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            attempts -= 1
+            if not attempts or not any(text in str(exc) for text in _SCHEMA_RACE):
+                raise
+            time.sleep(0.5)
+
+
+def open_storage(url: str, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
                  grace_period: int | None = None) -> optuna.storages.BaseStorage:
     """Open (and for a new SQLite file, create) an Optuna RDB storage.
 
-    Errors become one :class:`SeqtuneError` line with the password hidden.
+    Running trials record a heartbeat every ``heartbeat_interval`` seconds
+    (``None``: off). One silent for ``grace_period`` seconds (default
+    :data:`GRACE_FACTOR` intervals) belonged to a dead worker: the next worker
+    that asks for a trial fails it and queues a copy (same parameters, a new
+    number). Errors become one :class:`SeqtuneError` line with the password
+    hidden.
     """
     shown = redact(url)
     try:
@@ -71,13 +109,19 @@ def open_storage(url: str, heartbeat_interval: int | None = None,
         _check_sqlite_path(url)
         connect_args["timeout"] = 60
     elif backend == "postgresql":
-        connect_args["connect_timeout"] = 10
-    kwargs = {}
-    if heartbeat_interval:
-        kwargs = {"heartbeat_interval": heartbeat_interval, "grace_period": grace_period}
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+        if parsed.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3
+            url = parsed.set(drivername="postgresql+psycopg2").render_as_string(
+                hide_password=False)
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": connect_args},
-                                          **kwargs)
+        with warnings.catch_warnings():  # heartbeat and retry are "experimental"
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            heartbeat = {} if not heartbeat_interval else {
+                "heartbeat_interval": heartbeat_interval,
+                "grace_period": grace_period or GRACE_FACTOR * heartbeat_interval,
+                "heartbeat_stale_trial_callback":
+                    RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)}
+            return _rdb_storage(url, engine_kwargs={"connect_args": connect_args}, **heartbeat)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise SeqtuneError(f"storage {shown}: cannot open ({reason})") from None
