@@ -4,6 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/setup.sh"
+bash "$root/scripts/system-deps.sh" postgresql chromium chromium-driver
 cd "$root"
 "$root/.venv/bin/ruff" check .
 exec "$root/.venv/bin/python" -m pytest "$@"

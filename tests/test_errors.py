@@ -1,0 +1,387 @@
+"""DESIGN.md "Errors" as one table: every bad input, through the real CLI.
+
+Each case is a fresh ``seqtune`` process (see ``cli_zygote.py``) against a
+storage that already holds a finished study: an SQLite copy of its own, or
+the live PostgreSQL server. Each must give exit status 2, exactly one line on
+stderr with the expected phrase, no traceback, no password, and leave the
+storage as it was: the SQLite folder byte for byte (no new files either), the
+PostgreSQL database study for study, trial for trial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pg_server import PASSWORD, free_port, trial_rows
+
+REPO = Path(__file__).resolve().parents[1]
+STUDIES = REPO / "studies"
+AS_NOBODY = "nobody" if os.geteuid() == 0 else None  # root ignores file permissions
+
+TOML = {
+    "malformed": "[study\nname=",
+    "unknown_table": '[study]\nname="x"\n[task]\nname="seeded"\n[space]\narchitecture="gru"\n'
+                     "[optimizer]\nname=1\n",
+    "unknown_key": '[study]\nname="x"\nnme="y"\n[task]\nname="seeded"\n[space]\n'
+                   'architecture="gru"\n',
+    "unknown_task": '[study]\nname="x"\n[task]\nname="weather"\n[space]\narchitecture="gru"\n',
+}
+SEEDED = '[study]\nname="x"\n{study}[task]\nname="seeded"\n[train]\n{train}[space]\n{space}'
+for key, study, train, space in [
+    ("unknown_architecture", "", "", 'architecture=["lstm","transformer"]\n'),
+    ("unknown_sampler", 'sampler="Nope"\n', "", 'architecture="gru"\n'),
+    ("unknown_pruner", 'pruner="Nope"\n', "", 'architecture="gru"\n'),
+    ("inverted_bounds", "", "", 'architecture="gru"\nhidden_size={low=64,high=8}\n'),
+    ("empty_choices", "", "", 'architecture="gru"\nbatch_size=[]\n'),
+    ("empty_range", "", "", 'architecture="gru"\nrollout={low=1,high=4,step=2}\n'),
+    ("missing_bound", "", "", 'architecture="gru"\nlearning_rate={low=0.001}\n'),
+    ("zero_size", "", "", 'architecture="gru"\nhidden_size=0\n'),
+    ("unknown_parameter", "", "", 'architecture="gru"\ndropout=0.1\n'),
+    ("zero_trials", "n_trials=0\n", "", 'architecture="gru"\n'),
+    ("negative_epochs", "", "max_epochs=-1\n", 'architecture="gru"\n'),
+]:
+    TOML[key] = SEEDED.format(study=study, train=train, space=space)
+TOML["digitsum"] = ('[study]\nname="x"\n[task]\nname="digitsum"\nmode="dense"\nlength=5\n'
+                    '[space]\narchitecture="gru"\n')
+
+
+@dataclass
+class Case:
+    """One bad input: the command line, the phrase its one stderr line must contain."""
+
+    name: str
+    args: list[str]
+    expect: str
+    postgres: bool = False
+    user: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    prepare: str = ""  # how to spoil the case's folder before the run (see _spoil)
+
+
+def optimize(study: str, *extra: str, storage: str = "{db}") -> list[str]:
+    return ["optimize", study, *extra, "--storage", storage]
+
+
+DRIFT, RAIN = str(STUDIES / "seeded-drift.toml"), str(STUDIES / "rainfall.toml")
+CASES = [
+    # CSV (rainfall --csv): the file and the column are named
+    Case("csv missing file", optimize(RAIN, "--csv", "{csv}/nope.csv"), "file not found"),
+    Case("csv missing target column", optimize(RAIN, "--csv", "{csv}/no_target.csv"),
+         "missing column 'Precipitation'"),
+    Case("csv non-numeric cell", optimize(RAIN, "--csv", "{csv}/text.csv"),
+         "'Precipitation', data row 7: 'abc' is not a number"),
+    Case("csv NaN", optimize(RAIN, "--csv", "{csv}/nan.csv"),
+         "'Precipitation', data row 9: missing value (NaN)"),
+    Case("csv empty file", optimize(RAIN, "--csv", "{csv}/empty.csv"), "not a readable CSV"),
+    Case("csv header only", optimize(RAIN, "--csv", "{csv}/header.csv"), "no data rows"),
+    Case("csv too short for window + test", optimize(RAIN, "--csv", "{csv}/short.csv"),
+         "series too short: 120 points"),
+    # study TOML: the file and the field are named
+    Case("toml missing file", optimize("{toml}/nope.toml"), "study file not found"),
+    Case("toml malformed", optimize("{toml}/malformed.toml"), "malformed TOML"),
+    Case("toml unknown table", optimize("{toml}/unknown_table.toml"),
+         "unknown table(s) ['optimizer']"),
+    Case("toml unknown key", optimize("{toml}/unknown_key.toml"), "[study] unknown key(s)"),
+    Case("toml unknown task", optimize("{toml}/unknown_task.toml"),
+         "task.name: unknown task 'weather'"),
+    Case("toml unknown architecture", optimize("{toml}/unknown_architecture.toml"),
+         "space.architecture: unknown architecture 'transformer'"),
+    Case("toml unknown sampler", optimize("{toml}/unknown_sampler.toml"),
+         "study.sampler: unknown sampler 'Nope'"),
+    Case("toml unknown pruner", optimize("{toml}/unknown_pruner.toml"),
+         "study.pruner: unknown pruner 'Nope'"),
+    Case("toml inverted bounds", optimize("{toml}/inverted_bounds.toml"),
+         "space.hidden_size: inverted bounds, low 64 > high 8"),
+    Case("toml empty choices", optimize("{toml}/empty_choices.toml"),
+         "space.batch_size: empty list of choices"),
+    Case("toml empty range", optimize("{toml}/empty_range.toml"),
+         "space.rollout: empty or uneven range"),
+    Case("toml missing bound", optimize("{toml}/missing_bound.toml"),
+         "space.learning_rate: expected a table with low, high"),
+    Case("toml zero size", optimize("{toml}/zero_size.toml"),
+         "space.hidden_size: must be positive"),
+    Case("toml unknown parameter", optimize("{toml}/unknown_parameter.toml"),
+         "space.dropout: unknown parameter"),
+    Case("toml zero trials", optimize("{toml}/zero_trials.toml"),
+         "study.n_trials: must be a positive integer"),
+    Case("toml negative epochs", optimize("{toml}/negative_epochs.toml"),
+         "train.max_epochs: must be a positive integer"),
+    # command line usage
+    Case("cli zero trials", optimize(DRIFT, "--n-trials", "0"), "--n-trials: must be a positive"),
+    Case("cli trials not a number", optimize(DRIFT, "--n-trials", "abc"),
+         "Invalid value for '--n-trials'"),
+    Case("cli unknown option", optimize(DRIFT, "--nope"), "No such option: --nope"),
+    Case("cli missing study file argument", ["optimize", "--storage", "{db}"],
+         "Missing argument"),
+    Case("cli unknown command", ["nope"], "No such command 'nope'"),
+    Case("cli unknown sampler", optimize(DRIFT, "--sampler", "Nope"), "unknown sampler 'Nope'"),
+    Case("cli unknown pruner", optimize(DRIFT, "--pruner", "Nope"), "unknown pruner 'Nope'"),
+    Case("cli zero workers", optimize(DRIFT, "--workers", "0"), "Invalid value for '--workers'"),
+    Case("cli grace period too short", optimize(DRIFT, "--grace-period", "5"),
+         "--grace-period: must be longer than --heartbeat-interval"),
+    Case("cli zero epochs", optimize(DRIFT, "--max-epochs", "0"), "--max-epochs: must be"),
+    Case("cli negative timeout", optimize(DRIFT, "--timeout", "-1"), "--timeout: must be"),
+    # SQLite storage
+    Case("url malformed", optimize(DRIFT, storage="sqlite//nope"), "malformed URL"),
+    Case("url unknown backend", optimize(DRIFT, storage="nosuchdb://h/x"), "cannot open"),
+    Case("sqlite without a file", optimize(DRIFT, storage="sqlite:///"), "no database file"),
+    Case("sqlite not a database", optimize(DRIFT, storage="sqlite:///{dir}/junk.db"),
+         "is not an SQLite database", prepare="junk"),
+    Case("sqlite path is a folder", optimize(DRIFT, storage="sqlite:///{dir}"),
+         "is not a file"),
+    Case("sqlite parent is a file", optimize(DRIFT, storage="sqlite:///{dir}/seqtune.db/x.db"),
+         "cannot access"),
+    Case("sqlite read-only file", optimize(DRIFT), "is read-only", user=AS_NOBODY,
+         prepare="read-only file"),
+    Case("sqlite read-only folder", optimize(DRIFT), "is not writable", user=AS_NOBODY,
+         prepare="read-only folder"),
+    Case("sqlite unreadable folder", optimize(DRIFT), "cannot access", user=AS_NOBODY,
+         prepare="unreadable folder"),
+    Case("study exists with another task",
+         optimize(str(STUDIES / "seeded-ar2.toml"), "--study-name", "pre"),
+         "exists with another task"),
+    Case("study exists with another direction",
+         optimize("{toml}/digitsum.toml", "--study-name", "pre"),
+         "exists with direction minimize, but task 'digitsum' needs maximize"),
+    Case("study exists with other data",
+         optimize(RAIN, "--study-name", "rain", "--csv", "{csv}/changed/Rainfall_data.csv"),
+         "exists with different data"),
+    # PostgreSQL storage (the password must never show)
+    Case("pg wrong password", optimize(DRIFT, storage="{pg_bad_password}"),
+         "password authentication failed", postgres=True),
+    Case("pg wrong password via OPTUNA_STORAGE", ["optimize", DRIFT],
+         "password authentication failed", postgres=True,
+         env={"OPTUNA_STORAGE": "{pg_bad_password}"}),
+    Case("pg no such database", optimize(DRIFT, storage="{pg_no_database}"),
+         'database "nope" does not exist', postgres=True),
+    Case("pg unreachable (closed port)", optimize(DRIFT, storage="{pg_closed_port}"),
+         "Connection refused", postgres=True),
+    Case("pg unreachable (server never answers)", optimize(DRIFT, storage="{pg_silent}"),
+         "timeout expired", postgres=True),
+    Case("pg malformed URL", optimize(DRIFT, storage="{pg_malformed}"), "malformed URL",
+         postgres=True),
+    Case("pg study exists with another task",
+         optimize(str(STUDIES / "seeded-ar2.toml"), "--study-name", "pre", storage="{pg}"),
+         "exists with another task", postgres=True),
+    Case("pg study exists with another direction",
+         optimize("{toml}/digitsum.toml", "--study-name", "pre", storage="{pg}"),
+         "exists with direction minimize", postgres=True),
+    Case("pg bad study file", optimize("{toml}/inverted_bounds.toml", storage="{pg}"),
+         "inverted bounds", postgres=True),
+    Case("pg bad CSV", optimize(RAIN, "--csv", "{csv}/nan.csv", storage="{pg}"),
+         "missing value (NaN)", postgres=True),
+]
+
+
+class Zygote:
+    """The ``cli_zygote.py`` helper process: one fresh ``seqtune`` process per case."""
+
+    def __init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "OPTUNA_STORAGE"}
+        self.env = env
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
+            "cli_zygote.py"))], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=env, cwd=REPO)
+
+    def run(self, cases: list[dict[str, Any]], parallel: int = 1) -> list[dict[str, Any]]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"cases": cases, "parallel": parallel}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(30)
+
+
+def tree(root: Path) -> dict[str, str]:
+    """Every file and folder under ``root`` with a hash of its bytes."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        key = str(path.relative_to(root))
+        out[key] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Iterator[Zygote]:
+    helper = Zygote()
+    yield helper
+    helper.close()
+
+
+@pytest.fixture(scope="module")
+def base(shared_data) -> Iterator[Path]:
+    """A world-readable folder (cases may run as ``nobody``) with the bad inputs."""
+    root = Path(tempfile.mkdtemp(prefix="seqtune-errors-"))
+    root.chmod(0o755)
+    (root / "toml").mkdir()
+    for key, text in TOML.items():
+        (root / "toml" / f"{key}.toml").write_text(text)
+    csv = root / "csv"
+    (csv / "changed").mkdir(parents=True)
+    lines = (shared_data / "Rainfall_data.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    spoiled = {
+        "no_target": [header.replace("Precipitation", "Rain"), *rows],
+        "text": [header, *rows[:6], rows[6].rsplit(",", 1)[0] + ",abc", *rows[7:]],
+        "nan": [header, *rows[:8], rows[8].rsplit(",", 1)[0] + ",", *rows[9:]],
+        "header": [header],
+        "short": [header, *rows[:120]],
+    }
+    for key, content in spoiled.items():
+        (csv / f"{key}.csv").write_text("\n".join(content) + "\n")
+    (csv / "empty.csv").write_text("")
+    shutil.copy(shared_data / "Rainfall_data.csv", csv / "changed")
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def prepopulate(zygote: Zygote, base: Path, sqlite_url: str, pg_url: str) -> None:
+    """Finished studies written by the CLI itself, in parallel: a seeded study ``pre``
+    in both storages, and in SQLite a rainfall study ``rain`` whose CSV then changes."""
+    quick = ["--n-trials", "1", "--max-epochs", "1", "--sampler", "RandomSampler"]
+    runs = [optimize(DRIFT, "--study-name", "pre", *quick, storage=sqlite_url),
+            optimize(DRIFT, "--study-name", "pre", *quick, storage=pg_url),
+            optimize(RAIN, "--study-name", "rain", "--csv",
+                     str(base / "csv/changed/Rainfall_data.csv"), *quick, storage=sqlite_url)]
+    outs = [base / f"prepopulate{i}.txt" for i in range(len(runs))]
+    results = zygote.run([{"args": ["-q", *args], "env": zygote.env, "cwd": str(base),
+                           "stdout": str(out), "stderr": str(out)}
+                          for args, out in zip(runs, outs, strict=True)], parallel=3)
+    for result, out in zip(results, outs, strict=True):
+        assert result["status"] == 0, out.read_text()
+    changed = base / "csv/changed/Rainfall_data.csv"  # same file name, one value changed
+    changed.write_text(changed.read_text().replace(",0.11\n", ",0.12\n", 1))
+
+
+def _silent_server() -> socket.socket:
+    """Accepts TCP connections and never answers: a hung database server."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    return sock
+
+
+def _spoil(folder: Path, how: str) -> None:
+    """File modes are spoiled after the "before" snapshot (root reads them anyway)."""
+    db = folder / "seqtune.db"
+    if how == "read-only file":
+        db.chmod(0o444)
+    elif how == "read-only folder":
+        db.chmod(0o666)
+        folder.chmod(0o555)
+    elif how == "unreadable folder":
+        folder.chmod(0o000)
+
+
+def test_every_bad_input_gets_one_line_exit_2_and_leaves_the_storage_alone(
+        zygote, base, postgres, shared_data):
+    started = time.monotonic()
+    sqlite_pre = base / "pre" / "seqtune.db"
+    sqlite_pre.parent.mkdir()
+    sqlite_pre.parent.chmod(0o755)
+    pg_url = postgres.create_database("errors")
+    prepopulate(zygote, base, f"sqlite:///{sqlite_pre}", pg_url)
+    print(f"\nprepopulated in {time.monotonic() - started:.1f} s")
+    silent = _silent_server()
+    words = {
+        "csv": str(base / "csv"), "toml": str(base / "toml"), "pg": pg_url,
+        "pg_bad_password": postgres.url("errors", password="wrong-" + PASSWORD),
+        "pg_no_database": postgres.url("nope"),
+        "pg_closed_port": postgres.url("errors", port=free_port()),
+        "pg_silent": postgres.url("errors", port=silent.getsockname()[1]),
+        "pg_malformed": postgres.url("errors").replace(f":{postgres.port}/", ":port/"),
+    }
+    prepared = []
+    for index, case in enumerate(CASES):
+        work = base / f"case{index:02d}"  # the working directory; the storage in db/
+        folder = work / "db"
+        shutil.copytree(sqlite_pre.parent, folder)
+        for path in (work, folder):
+            path.chmod(0o755)
+        (folder / "seqtune.db").chmod(0o644)
+        fill = {**words, "dir": str(folder), "db": f"sqlite:///{folder / 'seqtune.db'}"}
+        spec = {"args": [a.format(**fill) for a in case.args], "cwd": str(work),
+                "env": {**zygote.env, **{k: v.format(**fill) for k, v in case.env.items()}},
+                "stdout": str(base / f"out{index:02d}.txt"),
+                "stderr": str(base / f"err{index:02d}.txt"), "user": case.user}
+        if case.prepare == "junk":
+            (folder / "junk.db").write_text("not a database")
+        prepared.append((case, work, spec, tree(work)))
+        _spoil(folder, case.prepare)
+
+    try:
+        local = [p for p in prepared if not p[0].postgres]
+        results = zygote.run([p[2] for p in local], parallel=4)
+        checked = [(*p, r, None) for p, r in zip(local, results, strict=True)]
+        print(f"local cases done at {time.monotonic() - started:.1f} s")
+        for item in (p for p in prepared if p[0].postgres):
+            before = trial_rows(pg_url)
+            result = zygote.run([item[2]])[0]
+            checked.append((*item, result, before == trial_rows(pg_url)))
+    finally:
+        silent.close()
+        for _, work, _, _ in prepared:
+            (work / "db").chmod(0o755)
+            for path in (work / "db").iterdir():
+                path.chmod(0o644 if path.is_file() else 0o755)
+
+    problems, unchanged = [], 0
+    for case, work, spec, before, result, pg_unchanged in checked:
+        out, err = Path(spec["stdout"]).read_text(), Path(spec["stderr"]).read_text()
+        lines = err.strip().splitlines()
+        same = tree(work) == before and pg_unchanged is not False
+        unchanged += same
+        wrong = [what for what, bad in [
+            (f"exit status {result['status']}", result["status"] != 2),
+            (f"{len(lines)} stderr lines", len(lines) != 1),
+            (f"no {case.expect!r}", not lines or case.expect not in lines[0]),
+            ("a traceback", "Traceback" in err),
+            ("the password", PASSWORD in out + err),
+            ("storage changed", not same),
+            (f"took {result['seconds']} s", result["seconds"] > 30),
+        ] if bad]
+        if wrong:
+            problems.append(f"{case.name}: {', '.join(wrong)}\n    stderr: {err.strip()}")
+    timings = {c.name: r["seconds"] for c, *_, r, _ in checked if c.name.startswith("pg unr")}
+    print(f"\nerror matrix: {len(CASES)} bad inputs, {len(CASES) - len(problems)} handled, "
+          f"{unchanged} left the storage unchanged; unreachable PostgreSQL: {timings}")
+    assert not problems, "\n".join(problems)
+    assert unchanged == len(CASES)
+
+
+def test_debug_shows_the_traceback_and_the_console_script_agrees(zygote, base, tmp_path):
+    """``--debug`` is the one way to see a traceback; a forked case behaves exactly
+    like the installed console script."""
+    args = optimize("{toml}/unknown_task.toml".format(toml=base / "toml"),
+                    storage=f"sqlite:///{tmp_path / 'x.db'}")
+    spec = {"cwd": str(tmp_path), "env": zygote.env, "stdout": str(tmp_path / "out"),
+            "stderr": str(tmp_path / "err")}
+    debug = zygote.run([{**spec, "args": ["--debug", *args]}])[0]
+    assert debug["status"] == 1 and "Traceback" in (tmp_path / "err").read_text()
+    assert "unknown task 'weather'" in (tmp_path / "err").read_text()
+
+    plain = zygote.run([{**spec, "args": args}])[0]
+    started = time.monotonic()
+    script = subprocess.run([str(Path(sys.executable).with_name("seqtune")), *args],
+                            capture_output=True, text=True, env=zygote.env, cwd=tmp_path,
+                            timeout=120)
+    print(f"\nconsole script {time.monotonic() - started:.1f} s vs forked {plain['seconds']} s")
+    assert (script.returncode, script.stderr) == (plain["status"], (tmp_path / "err").read_text())
+    assert not list(tmp_path.glob("*.db"))
