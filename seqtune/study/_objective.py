@@ -18,8 +18,8 @@ from seqtune.study._artifacts import BestCheckpoint
 from seqtune.tasks import Task
 from seqtune.trainer import FitResult, TrainConfig, evaluate, fit, predict
 
-_TRAIN_PARAMS = ("architecture", "hidden_size", "num_layers", "learning_rate", "batch_size",
-                 "grad_clip")
+_TRAIN_PARAMS = ("architecture", "hidden_size", "num_layers", "learning_rate", "weight_decay",
+                 "batch_size", "grad_clip")
 _MODEL_OPTIONS = ("teacher_forcing", "rollout")
 
 
