@@ -74,8 +74,11 @@ def default_device() -> str:
 
 
 def configure_threads(workers: int = 1) -> int:
-    """Give each of ``workers`` processes an equal share of the cores."""
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    """Give each of ``workers`` processes an equal share of the cores this process may
+    use (its CPU affinity: a container's cpuset, ``taskset``)."""
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    threads = max(1, cores // max(1, workers))
     torch.set_num_threads(threads)
     return threads
 

@@ -14,6 +14,7 @@ case has ``args``, ``env``, ``cwd``, ``stdout``, ``stderr`` and optional
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import pwd
@@ -22,6 +23,11 @@ import time
 from typing import Any
 
 from seqtune.cli import main
+
+#: what a run imports on first use (the optimizer, the baselines): once, here
+for _module in ("torch._dynamo", "sklearn.linear_model", "sklearn.pipeline",
+                "statsmodels.tsa.ar_model"):
+    importlib.import_module(_module)
 
 
 def _child(case: dict[str, Any]) -> None:
