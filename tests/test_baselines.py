@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from statsmodels.tsa.ar_model import AutoReg
 
 from seqtune.baselines import BaselineResult, evaluate_baselines
-from seqtune.baselines._digitsum import linear_solution_accuracy
+from seqtune.baselines._digitsum import linear_solution_accuracy, selected_positions
 from seqtune.tasks import Split, Splits, make_task
 
 
@@ -146,9 +146,15 @@ def test_digitsum_baselines_at_the_books_lengths(length):
     assert results["majority class"].test["accuracy"] == np.mean(splits.test.targets == label)
     # a linear score over the one-hot digits can solve the task exactly ...
     assert linear_solution_accuracy(splits.test) == 1.0
-    # ... and the fitted one separates its training rows, but not through the first two
+    # ... and, once forward selection has kept only the first two positions, the fitted
+    # one does
+    selected = results["logistic regression, selected positions"]
+    assert selected_positions(selected.fitted["test"]) == [1, 2]
+    assert selected.val["accuracy"] == selected.test["accuracy"] == 1.0
+    assert f"test kept positions 1, 2 of {length}; test accuracy 1.000" in selected.note
+    # on every position it separates its training rows, but not through the first two
     # digits alone: the note reports both numbers and names the cause when they differ
-    logistic = results["logistic regression"]
+    logistic = results["logistic regression, all positions"]
     fitted = logistic.fitted["test"]
     train_accuracy = task.score(splits.train, fitted.predict(splits.train.inputs))["accuracy"]
     assert train_accuracy == 1.0
@@ -162,8 +168,20 @@ def test_digitsum_baselines_at_the_books_lengths(length):
 
 def test_digitsum_logistic_regression_learns_the_sum_given_enough_rows():
     task = make_task({"name": "digitsum", "length": 5, "mode": "dense"})
-    logistic = by_name(evaluate_baselines(task))["logistic regression"]
+    logistic = by_name(evaluate_baselines(task))["logistic regression, all positions"]
     assert logistic.test["accuracy"] > 0.9
+
+
+def test_digitsum_position_selection_follows_the_data():
+    """Selection is not hard-wired to the first two positions: when the label is the
+    sum of the digits at positions 3 and 5, those are the ones kept."""
+    task = make_task({"name": "digitsum", "length": 6, "mode": "dense"})
+    splits = task.splits()
+    moved = Splits(*(Split(s.inputs[:, [2, 3, 0, 5, 1, 4]], s.targets)
+                     for s in (splits.train, splits.val, splits.test)))
+    selected = by_name(evaluate_baselines(task, moved))["logistic regression, selected positions"]
+    assert selected_positions(selected.fitted["test"]) == [3, 5]
+    assert selected.test["accuracy"] == 1.0
 
 
 def test_digitsum_fits_never_see_test_data():
