@@ -1,0 +1,105 @@
+"""Section ``throughput``: seqtune's trainer against the NNDL reference loop.
+
+Both train the same model size (embedding 32, tanh RNN with 32 units, linear
+head) on the same DigitSum data with Adam at 1e-3, batches of 8, for the
+same number of epochs, on one torch thread, in this process (after an untimed
+one-epoch warm-up of each), alternating
+which one goes first at each length. Wall seconds include evaluation and the
+final test accuracy. Target: the reference takes at least 5x as long.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from tqdm import tqdm
+
+from benchmarks._common import Context, Figure, progress, target_figure
+from benchmarks._reference import examples, train_reference
+
+SECTION = "throughput"
+TARGET_RATIO = 5.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("throughput")
+    group.add_argument("--lengths", type=int, nargs="+", default=[5, 10, 20, 35],
+                       metavar="L", help="DigitSum sequence lengths (default: 5 10 20 35)")
+    group.add_argument("--epochs", type=int, default=30,
+                       help="epochs each side trains per length (default: 30)")
+    group.add_argument("--threads", type=int, default=1,
+                       help="torch threads for both sides (default: 1)")
+
+
+def run_seqtune_side(length: int, epochs: int) -> tuple[float, float]:
+    """(wall seconds, test accuracy) of ``seqtune.trainer.fit`` with the post's settings."""
+    import time
+
+    from seqtune.tasks import make_task
+    from seqtune.trainer import TrainConfig, evaluate, fit
+
+    task = make_task({"name": "digitsum", "length": length})
+    splits = task.splits()
+    config = TrainConfig(architecture="rnn", hidden_size=32, num_layers=1,
+                         learning_rate=1e-3, batch_size=8, grad_clip=0, max_epochs=epochs,
+                         patience=epochs, weight_decay=0, seed=0, device="cpu")
+    started = time.perf_counter()
+    result = fit(task, splits, config)
+    accuracy = evaluate(task, result.model, splits.test, "cpu")["accuracy"]
+    return time.perf_counter() - started, accuracy
+
+
+def run_reference_side(length: int, epochs: int) -> tuple[float, float]:
+    """(wall seconds, test accuracy) of the NNDL-style loop on the same data."""
+    from seqtune.tasks import make_task
+
+    splits = make_task({"name": "digitsum", "length": length}).splits()
+    result = train_reference(examples(splits.train.inputs, splits.train.targets),
+                             examples(splits.val.inputs, splits.val.targets),
+                             examples(splits.test.inputs, splits.test.targets), epochs)
+    return result.seconds, result.test_accuracy
+
+
+def run(args: argparse.Namespace, ctx: Context) -> list[Figure]:
+    import torch
+
+    before = torch.get_num_threads()
+    # not configure_threads(1): that gives one worker all usable cores
+    torch.set_num_threads(args.threads)
+    progress(f"throughput: lengths {args.lengths}, {args.epochs} epochs each side, "
+             f"{torch.get_num_threads()} torch thread(s)")
+    figures: list[Figure] = []
+    total = {"reference": 0.0, "seqtune": 0.0}
+    sides = {"reference": run_reference_side, "seqtune": run_seqtune_side}
+    bar = tqdm(total=2 * len(args.lengths), desc="throughput", unit="run", leave=False)
+    try:
+        for warm_up in sides.values():  # first use of the optimizer imports torch._dynamo
+            warm_up(min(args.lengths), 1)
+        for i, length in enumerate(args.lengths):
+            order = ["reference", "seqtune"] if i % 2 == 0 else ["seqtune", "reference"]
+            seconds, accuracy = {}, {}
+            for side in order:
+                bar.set_postfix_str(f"L={length} {side}")
+                seconds[side], accuracy[side] = sides[side](length, args.epochs)
+                total[side] += seconds[side]
+                bar.update()
+            ratio = seconds["reference"] / seconds["seqtune"]
+            figures += [
+                Figure(SECTION, f"L={length} reference wall", seconds["reference"], "s"),
+                Figure(SECTION, f"L={length} seqtune wall", seconds["seqtune"], "s"),
+                target_figure(SECTION, f"L={length} speed-up reference/seqtune", ratio, ">=",
+                              TARGET_RATIO, "x", digits=1),
+                Figure(SECTION, f"L={length} reference test accuracy", accuracy["reference"],
+                       digits=3),
+                Figure(SECTION, f"L={length} seqtune test accuracy", accuracy["seqtune"],
+                       digits=3),
+            ]
+            progress(f"throughput L={length}: reference {seconds['reference']:.1f} s, "
+                     f"seqtune {seconds['seqtune']:.1f} s, {ratio:.1f}x")
+    finally:
+        bar.close()
+        torch.set_num_threads(before)
+    figures.append(target_figure(SECTION, "all lengths speed-up reference/seqtune",
+                                 total["reference"] / total["seqtune"], ">=", TARGET_RATIO,
+                                 "x", note=f"{args.epochs} epochs per length", digits=1))
+    return figures
