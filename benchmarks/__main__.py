@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmarks import memory, parallel, pruning, quality, throughput
-from benchmarks._common import REPO, Context, Figure, machine_facts, progress
+from benchmarks._common import REPO, Context, Figure, busy_warning, machine_facts, progress
 from benchmarks._report import markdown, text_table, write_atomically
 
 SECTIONS: dict[str, ModuleType] = {
@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "-m", "benchmarks",
                           *(sys.argv[1:] if argv is None else argv)])
     facts = machine_facts()
+    warning = busy_warning()
+    if warning:
+        progress(f"warning: {warning}")
     workdir = Path(tempfile.mkdtemp(prefix="seqtune-bench-"))
     ctx = Context(workdir)
     figures: list[Figure] = []
@@ -123,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"section {name} FAILED: {text}")
     if not args.no_write:
         descriptions = {name: _first_line(SECTIONS[name]) for name in chosen}
-        write_atomically(args.out, markdown(figures, command, facts, descriptions, errors))
+        write_atomically(args.out, markdown(figures, command, facts, descriptions, errors,
+                                            warning))
         progress(f"wrote {args.out}")
     return 1 if errors else 0
 

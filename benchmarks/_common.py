@@ -242,6 +242,20 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def busy_warning() -> str | None:
+    """A warning when other work already loads the CPUs this process may use."""
+    if not hasattr(os, "getloadavg"):
+        return None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        os.cpu_count() or 1
+    load = os.getloadavg()[0]
+    if load <= 0.5 * usable:
+        return None
+    return (f"the machine was busy when the benchmarks started (1-minute load {load:.2f} on "
+            f"{usable} usable CPUs): wall times, and anything that depends on torch using "
+            "several threads (one worker, the parallel ratio), are not representative")
+
+
 def machine_facts() -> dict[str, str]:
     """CPU, cores usable, load, library versions, date: what the figures depend on."""
     import optuna

@@ -31,7 +31,8 @@ def _md(cell: str) -> str:
 
 
 def markdown(figures: Sequence[Figure], command: str, facts: Mapping[str, str],
-             descriptions: Mapping[str, str], errors: Mapping[str, str]) -> str:
+             descriptions: Mapping[str, str], errors: Mapping[str, str],
+             warning: str | None = None) -> str:
     """The whole ``BENCHMARKS.md``."""
     passed = sum(f.verdict == "PASS" for f in figures)
     missed = sum(f.verdict == "MISS" for f in figures)
@@ -47,6 +48,7 @@ def markdown(figures: Sequence[Figure], command: str, facts: Mapping[str, str],
         f"{passed} figures meet their target, {missed} miss it. Timings depend on the "
         "machine and on what else ran on it (see the load average below).",
         "",
+        *([f"**Warning:** {warning}.", ""] if warning else []),
         "## Sections",
         "",
     ]

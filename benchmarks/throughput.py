@@ -101,5 +101,5 @@ def run(args: argparse.Namespace, ctx: Context) -> list[Figure]:
         torch.set_num_threads(before)
     figures.append(target_figure(SECTION, "all lengths speed-up reference/seqtune",
                                  total["reference"] / total["seqtune"], ">=", TARGET_RATIO,
-                                 "x", note=f"{args.epochs} epochs per length", digits=1))
+                                 "x", note=f"{args.epochs} epoch(s) per length", digits=1))
     return figures
