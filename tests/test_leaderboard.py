@@ -106,6 +106,17 @@ def test_leaderboard_formats_agree(digitsum_study):
     assert all(f"- {note}" in markdown for note in board.notes)
 
 
+def test_terminal_table_prints_notes_verbatim(digitsum_study, cli):
+    """Square brackets in notes (a_s[d1]) are text, not terminal markup."""
+    url, study = digitsum_study
+    done = cli("leaderboard", study.study_name, "--storage", url, env={"COLUMNS": "400"})
+    assert done.returncode == 0, done.stderr
+    selected = next(r for r in leaderboard(study).records()
+                    if r["name"] == "logistic regression, selected positions")
+    assert "a_s[d1] + b_s[d2]" in selected["notes"]
+    assert f"{selected['rank']}. {selected['name']}: {selected['notes']}" in done.stdout
+
+
 def test_leaderboard_says_when_a_baseline_is_exact_and_when_fits_differ(sqlite_url):
     seeded, task = prepare_study(study_config("seeded-drift"), sqlite_url)
     ensure_baselines(seeded, task)

@@ -10,6 +10,7 @@ import optuna
 import sqlalchemy.exc
 import typer
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.engine import make_url
 
 from seqtune.cli._app import StorageOpt, app, console
@@ -65,7 +66,7 @@ def _table(board: Leaderboard) -> Table:
         table.add_column(column, justify="right" if numeric else "left",
                          overflow="fold" if numeric else "ellipsis")
     for cells in board.formatted():
-        table.add_row(*(cells[i] for i in keep))
+        table.add_row(*(Text(cells[i]) for i in keep))  # names are data, not markup
     return table
 
 
@@ -76,9 +77,9 @@ def show_leaderboard(study: optuna.Study, fmt: Format = Format.table) -> None:
         console.print(_table(board))
         for record in board.records():
             console.print(f"{record['rank']}. {record['name']}: {record['notes']}",
-                          highlight=False)
+                          highlight=False, markup=False)
         for note in board.notes:
-            console.print(f"- {note}", highlight=False)
+            console.print(f"- {note}", highlight=False, markup=False)
         return
     text = {Format.csv: board.to_csv, Format.json: board.to_json,
             Format.markdown: board.to_markdown}[fmt]()
