@@ -115,7 +115,7 @@ def test_every_command_has_help(command):
     ('{"num_layers": 2}', "--params: num_layers is fixed to 1 in .*digitsum.toml, got 2"),
     ('{"architecture": "lstm", "hidden_size": 8, "learning_rate": 0.01, "batch_size": 16, '
      '"grad_clip": 1.0}', r"--params: hidden_size=8 is outside the study's space "
-                          r"\(int 16..128 \(log\)\)"),
+                          r"\(int 16..256 \(log\)\)"),
     ('{"architecture": "lstm"}', "--params: missing searched parameter"),
 ])
 def test_evaluate_checks_params_against_the_study_space(text, message):
