@@ -80,13 +80,11 @@ def configure_threads(workers: int = 1) -> int:
     ``OMP_NUM_THREADS``, when set, wins, as it does for torch itself: on a
     busy host one thread per worker is often far faster than two.
     """
-    if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]):
-        threads = int(os.environ["OMP_NUM_THREADS"])
-        torch.set_num_threads(threads)
-        return threads
+    requested = os.environ.get("OMP_NUM_THREADS", "")
     cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
              else os.cpu_count() or 1)
-    threads = max(1, cores // max(1, workers))
+    threads = (int(requested) if requested.isdigit() and int(requested) > 0
+               else max(1, cores // max(1, workers)))
     torch.set_num_threads(threads)
     return threads
 

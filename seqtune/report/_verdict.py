@@ -8,6 +8,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from seqtune.baselines import SELECTED_LOGISTIC
 from seqtune.report._tasks import CurvePoint, StudyView
 from seqtune.study import best_per_architecture
 from seqtune.study._leaderboard import BASELINE, TUNED
@@ -116,11 +117,6 @@ def _seeded(view: StudyView, task: SeededTask) -> list[str]:
     return [text]
 
 
-#: the digitsum baseline the tuned models are held against: a linear model that
-#: can represent the task exactly
-LOGISTIC = "logistic regression, selected positions"
-
-
 def _digitsum(points: list[CurvePoint], here: int) -> list[str]:
     out = []
     for arch in sorted({a for p in points for a in p.tuned}):
@@ -131,15 +127,14 @@ def _digitsum(points: list[CurvePoint], here: int) -> list[str]:
                 else f"; below {REMEMBERS:.0%} at every length")
         out.append(f"Memory curve, tuned {arch} (test accuracy): {curve}{tail}.")
     point = next((p for p in points if p.length == here), None)
-    if point is not None and point.tuned and LOGISTIC in point.baselines:
+    if point is not None and point.tuned and SELECTED_LOGISTIC in point.baselines:
         arch = max(point.tuned, key=point.tuned.get)
-        ours, logistic = point.tuned[arch], point.baselines[LOGISTIC]
+        ours, logistic = point.tuned[arch], point.baselines[SELECTED_LOGISTIC]
         verb = "beats" if ours > logistic else ("ties with" if ours == logistic else "loses to")
         out.append(f"At L={here} the best tuned model ({arch}, {ours:.3f}) {verb} the "
-                   f"{LOGISTIC} baseline ({logistic:.3f}: {_change(ours, logistic)}), which can "
-                   "represent the "
-                   "task exactly (class s scores a_s[d1] + b_s[d2], which can peak at "
-                   "s = d1 + d2).")
+                   f"{SELECTED_LOGISTIC} baseline ({logistic:.3f}: "
+                   f"{_change(ours, logistic)}), which can represent the task exactly "
+                   "(class s scores a_s[d1] + b_s[d2], which can peak at s = d1 + d2).")
     return out
 
 
