@@ -7,9 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_squared_error
 from sklearn.pipeline import Pipeline
 from statsmodels.tsa.ar_model import AutoReg
+from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
+from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from seqtune.baselines import BaselineResult, evaluate_baselines
 from seqtune.baselines._digitsum import linear_solution_accuracy, selected_positions
@@ -38,10 +41,16 @@ def assert_same_fits(clean: list[BaselineResult], other: list[BaselineResult],
 
 
 # --- rainfall -------------------------------------------------------------
-def test_autoreg12_test_mse_matches_the_posts_walk_forward(shared_data):
+@pytest.fixture(scope="module")
+def rain_csv(shared_data):
+    """The post's CSV as a task, and its baselines (fitted once for the module)."""
+    task = make_task({"name": "rainfall", "csv": str(shared_data / "Rainfall_data.csv")})
+    return task, evaluate_baselines(task)
+
+
+def test_autoreg12_test_mse_matches_the_posts_walk_forward(shared_data, rain_csv):
     csv = shared_data / "Rainfall_data.csv"
-    task = make_task({"name": "rainfall", "csv": str(csv)})
-    autoreg = by_name(evaluate_baselines(task))["AutoReg(12)"]
+    autoreg = by_name(rain_csv[1])["AutoReg(12)"]
 
     # the post's procedure, written out against statsmodels and the raw CSV
     x = pd.read_csv(csv)["Precipitation"].to_numpy(dtype=float)
@@ -61,9 +70,8 @@ def test_autoreg12_test_mse_matches_the_posts_walk_forward(shared_data):
     assert autoreg.fit_data == {"val": "train", "test": "train+val"}
 
 
-def test_rainfall_naive_baselines_and_ridge_use_the_same_windows_as_the_rnn(shared_data):
-    task = make_task({"name": "rainfall", "csv": str(shared_data / "Rainfall_data.csv")})
-    results = by_name(evaluate_baselines(task))
+def test_rainfall_naive_baselines_and_ridge_use_the_same_windows_as_the_rnn(rain_csv):
+    task, results = rain_csv[0], by_name(rain_csv[1])
     y = task.series
     start, stop = task.split_bounds()["test"]
     t = np.arange(start, stop)
@@ -71,17 +79,125 @@ def test_rainfall_naive_baselines_and_ridge_use_the_same_windows_as_the_rnn(shar
     assert results["seasonal naive"].test["mae"] == pytest.approx(
         np.mean(np.abs(y[t - 12] - y[t])))
     ridge = results["ridge (window 12)"]
-    windows = task.splits(window=12).test.inputs
-    assert ridge.fitted["test"].predict(windows).shape == (stop - start,)
+    splits = task.splits(window=12)
+    assert ridge.fitted["test"].predict(splits.test.inputs).shape == (stop - start,)
+    # the ridge's test number is fitted on the train and val windows, its val number on train
+    train_val = Ridge(alpha=1.0).fit(
+        np.concatenate([splits.train.inputs, splits.val.inputs]).reshape(-1, 12),
+        np.concatenate([splits.train.targets, splits.val.targets]))
+    np.testing.assert_allclose(ridge.fitted["test"][-1].coef_, train_val.coef_, rtol=1e-6)
+    train_only = Ridge(alpha=1.0).fit(splits.train.inputs.reshape(-1, 12), splits.train.targets)
+    np.testing.assert_allclose(ridge.fitted["val"][-1].coef_, train_only.coef_, rtol=1e-6)
     bic = results["AutoReg(BIC)"]
     n_val, n_test = (len(bic.fitted[part].lags_) for part in ("val", "test"))
     assert bic.note.startswith(f"lags 1..{n_val} chosen before val, lags 1..{n_test} before test")
 
 
-def test_rainfall_fits_never_see_the_block_they_forecast(shared_data, tmp_path):
+def test_seasonal_mean_is_the_calendar_month_climatology(shared_data, rain_csv):
+    """Written out with numpy on the CSV's own Month column: the mean of each calendar
+    month over train (val number) or train+val (test number), against the next block."""
+    frame = pd.read_csv(shared_data / "Rainfall_data.csv")
+    y, month = frame["Precipitation"].to_numpy(float), frame["Month"].to_numpy()
+    n = len(y)
+    results = by_name(rain_csv[1])
+    climatology = results["seasonal mean"]
+    for part, fit_stop, block in (("val", n - 100, slice(n - 100, n - 50)),
+                                  ("test", n - 50, slice(n - 50, n))):
+        means = {m: y[:fit_stop][month[:fit_stop] == m].mean() for m in range(1, 13)}
+        forecast = np.array([means[m] for m in month[block]])
+        expected = np.mean((forecast - y[block]) ** 2)
+        # the task scores against its float32 targets, unscaled: agreement to ~1e-8
+        assert getattr(climatology, part)["mse"] == pytest.approx(expected, rel=1e-6)
+    # for monthly rainfall the strongest simple forecast: better than the post's AutoReg(12)
+    assert 21_000 < climatology.test["mse"] < 22_500
+    assert climatology.test["mse"] < results["AutoReg(12)"].test["mse"]
+    assert climatology.fit_data == {"val": "train", "test": "train+val"}
+    assert climatology.note.startswith("climatology")
+
+
+def test_ets_and_sarima_forecast_one_step_ahead_with_the_fitted_parameters(rain_csv):
+    task, results = rain_csv[0], by_name(rain_csv[1])
+    y = task.series
+    (val_start, val_stop), (start, stop) = task.split_bounds()["val"], task.split_bounds()["test"]
+    ets, sarima = results["ETS (Holt-Winters)"], results["SARIMA"]
+    for row in (ets, sarima):
+        assert row.fit_data == {"val": "train", "test": "train+val"}
+        assert all(np.isfinite(list(row.val.values()) + list(row.test.values())))
+        assert "chosen by AIC before val" in row.note or "chosen by AIC among" in row.note
+        assert row.fitted["val"].n_fit_ == val_start and row.fitted["test"].n_fit_ == start
+    # ETS: the first test forecast is the plain one-step forecast of the train+val fit
+    trend = ets.fitted["test"].choice_ != "no trend"
+    refit = ExponentialSmoothing(y[:start], trend=trend, damped_trend=trend, seasonal=12,
+                                 initialization_method="estimated").fit(disp=False)
+    assert ets.forecasts["test"][0] == pytest.approx(float(refit.forecast(1)[0]), rel=1e-4)
+    # SARIMA: fitted on the seasonal differences; the same parameters in the full state
+    # space model (levels, seasonal difference inside the state) give the same forecasts
+    fitted = sarima.fitted["test"]
+    full = SARIMAX(y[:start], order=fitted._result.model.order,
+                   seasonal_order=fitted._result.model.seasonal_order, trend="n",
+                   concentrate_scale=True).filter(fitted.params_)
+    expected = full.append(y[start:stop]).predict(start=start, end=stop - 1)
+    np.testing.assert_allclose(sarima.forecasts["test"], expected, rtol=1e-4)
+    assert f"{fitted.choice_} before test" in sarima.note
+    assert task.score_values(task.splits().test, expected)["mse"] == pytest.approx(
+        sarima.test["mse"], rel=1e-6)
+    assert np.all(np.isfinite(sarima.forecasts["val"])) and len(
+        sarima.forecasts["val"]) == val_stop - val_start
+
+
+def test_every_rainfall_row_follows_one_protocol(rain_csv):
+    """Val fitted on train, test on train+val (or nothing fitted), then one step ahead
+    from the true history; the note says so, and each number is its forecasts' score."""
+    task, results = rain_csv
+    splits = task.splits()
+    assert [r.name for r in results] == [
+        "AutoReg(12)", "AutoReg(BIC)", "persistence", "seasonal naive", "seasonal mean",
+        "ETS (Holt-Winters)", "SARIMA", "ridge (window 12)"]
+    for row in results:
+        assert row.fit_data in ({"val": "train", "test": "train+val"},
+                                {"val": "nothing", "test": "nothing"}), row.name
+        assert "one step ahead from the true history" in row.note, row.name
+        if row.fit_data["test"] == "train+val":
+            assert "train+val (202 points) for the test number" in row.note, row.name
+        for part in ("val", "test"):
+            assert getattr(row, part) == pytest.approx(
+                task.score_values(splits[part], row.forecasts[part])), (row.name, part)
+
+
+@pytest.mark.parametrize("block", ["val", "test"])
+def test_a_changed_target_moves_only_the_forecasts_after_it(rain_csv, tmp_path, block):
+    """Multiply one target in the middle of a block by 7: every fit before the block is
+    unchanged, and so is every forecast up to that target (it reads only the past);
+    the block's number changes only through that target and the history after it."""
+    task, clean = rain_csv
+    frame = pd.read_csv(task.csv)
+    start = task.split_bounds()[block][0]
+    k = 25
+    frame.loc[start + k, "Precipitation"] *= 7.0
+    path = tmp_path / "changed.csv"
+    frame.to_csv(path, index=False)
+    changed_task = make_task({"name": "rainfall", "csv": str(path)})
+    changed = evaluate_baselines(changed_task)
+    assert_same_fits(clean, changed, parts=(block,))
+    for a, b in zip(clean, changed, strict=True):
+        np.testing.assert_array_equal(a.forecasts[block][: k + 1], b.forecasts[block][: k + 1],
+                                      err_msg=f"{a.name}: a forecast read a later value")
+        assert getattr(b, block)["mse"] == pytest.approx(changed_task.score_values(
+            changed_task.splits()[block], b.forecasts[block])["mse"])
+        assert getattr(b, block) != getattr(a, block)
+        if block == "test":
+            assert a.val == b.val and a.test != b.test
+            np.testing.assert_array_equal(a.forecasts["val"], b.forecasts["val"])
+    by = by_name(changed)
+    # only the history moves: persistence repeats the changed value, climatology ignores it
+    assert by["persistence"].forecasts[block][k + 1] == 7.0 * task.series[start + k]
+    np.testing.assert_array_equal(by["seasonal mean"].forecasts[block],
+                                  by_name(clean)["seasonal mean"].forecasts[block])
+
+
+def test_rainfall_fits_never_see_the_block_they_forecast(shared_data, rain_csv, tmp_path):
     source = shared_data / "Rainfall_data.csv"
-    clean_task = make_task({"name": "rainfall", "csv": str(source)})
-    clean = evaluate_baselines(clean_task)
+    clean = rain_csv[1]
     frame = pd.read_csv(source)
     n = len(frame)
     for block, rows in (("test", slice(n - 50, n)), ("val", slice(n - 100, n - 50))):

@@ -17,9 +17,10 @@ FitData = dict[str, str]
 class BaselineResult:
     """One baseline's val and test metrics, computed by the task's own ``score``.
 
-    ``fitted`` holds the fitted estimator behind each number (kept in memory
-    only, so that tests can inspect what a fit saw); ``to_dict`` is what the
-    study stores.
+    ``fitted`` holds the fitted estimator behind each number and ``forecasts``
+    (where a task fills it) the predictions each number scored, in the
+    data's own units (both kept in memory only, so that tests can inspect
+    what a fit saw); ``to_dict`` is what the study stores.
     """
 
     name: str
@@ -29,6 +30,7 @@ class BaselineResult:
     fit_data: FitData
     note: str = ""
     fitted: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    forecasts: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "note": self.note,

@@ -115,6 +115,11 @@ class RainfallTask(Task):
         return Path(self.csv).name if self.csv else "elnino"
 
     @property
+    def season_length(self) -> int:
+        """Observations per seasonal cycle: both series are monthly, so 12."""
+        return 12
+
+    @property
     def series(self) -> np.ndarray:
         """The target series in its own units."""
         return self.data[:, 0]
