@@ -6,6 +6,9 @@
 
 Every model exposes ``loss(inputs, targets, **options)`` for training and
 ``forward(inputs)`` for (free-running) prediction, so one trainer serves all.
+The code is written over trailing dimensions and ``loss`` returns one value
+per leading index, so the same model also runs packed (several seeds as one
+module with a leading member dimension, :mod:`seqtune.packing`).
 """
 
 from __future__ import annotations
@@ -51,17 +54,17 @@ class SeedGenerator(nn.Module):
     def _rollout(self, seeds: torch.Tensor, steps: int, targets: torch.Tensor | None = None,
                  teacher_forcing: float = 0.0) -> torch.Tensor:
         out, state = self.core(seeds.unsqueeze(-1))
-        value = self.head(out[:, -1])  # prediction of the first continuation value
+        value = self.head(out[..., -1, :])  # prediction of the first continuation value
         values = [value]
         for t in range(1, steps):
             feed = value
             if targets is not None and teacher_forcing > 0.0:
-                use_truth = torch.rand(len(seeds), 1, device=seeds.device) < teacher_forcing
-                feed = torch.where(use_truth, targets[:, t - 1:t], value)
-            out, state = self.core(feed.unsqueeze(1), state)
-            value = self.head(out[:, -1])
+                use_truth = torch.rand_like(value) < teacher_forcing
+                feed = torch.where(use_truth, targets[..., t - 1:t], value)
+            out, state = self.core(feed.unsqueeze(-2), state)
+            value = self.head(out[..., -1, :])
             values.append(value)
-        return torch.cat(values, dim=1)
+        return torch.cat(values, dim=-1)
 
     def forward(self, seeds: torch.Tensor) -> torch.Tensor:
         return self._rollout(seeds, self.horizon)
@@ -71,7 +74,7 @@ class SeedGenerator(nn.Module):
         """MSE over the first ``rollout`` steps (1 = one-step-ahead, default all)."""
         steps = min(rollout or self.horizon, self.horizon)
         pred = self._rollout(seeds, steps, targets, teacher_forcing)
-        return F.mse_loss(pred, targets[:, :steps])
+        return (pred - targets[..., :steps]).square().mean(dim=(-2, -1))
 
 
 class WindowForecaster(nn.Module):
@@ -85,10 +88,10 @@ class WindowForecaster(nn.Module):
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         out, _ = self.core(windows)
-        return self.head(out[:, -1]).squeeze(-1)
+        return self.head(out[..., -1, :]).squeeze(-1)
 
     def loss(self, windows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(self(windows), targets)
+        return (self(windows) - targets).square().mean(dim=-1)
 
 
 class SequenceClassifier(nn.Module):
@@ -103,10 +106,13 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, digits: torch.Tensor) -> torch.Tensor:
         out, _ = self.core(self.embedding(digits))
-        return self.head(out[:, -1])
+        return self.head(out[..., -1, :])
 
     def loss(self, digits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(self(digits), labels)
+        logits = self(digits)
+        losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                 reduction="none")
+        return losses.view(labels.shape).mean(dim=-1)
 
 
 MODEL_KINDS: dict[str, type[nn.Module]] = {

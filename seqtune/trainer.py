@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -22,6 +21,7 @@ from torch import nn
 
 from seqtune.errors import TrainingDiverged
 from seqtune.models import build_model
+from seqtune.packing import clip_grad_norm_per_member, member_state, pack
 from seqtune.tasks import Split, Splits, Task
 
 
@@ -73,22 +73,6 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def configure_threads(workers: int = 1) -> int:
-    """Give each of ``workers`` processes an equal share of the cores this process may
-    use (its CPU affinity: a container's cpuset, ``taskset``).
-
-    ``OMP_NUM_THREADS``, when set, wins, as it does for torch itself: on a
-    busy host one thread per worker is often far faster than two.
-    """
-    requested = os.environ.get("OMP_NUM_THREADS", "")
-    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-             else os.cpu_count() or 1)
-    threads = (int(requested) if requested.isdigit() and int(requested) > 0
-               else max(1, cores // max(1, workers)))
-    torch.set_num_threads(threads)
-    return threads
-
-
 def _tensor(array: np.ndarray, device: str) -> torch.Tensor:
     return torch.as_tensor(array, device=device)
 
@@ -110,6 +94,145 @@ def _improved(value: float, best: float, direction: str) -> bool:
     return value < best if direction == "minimize" else value > best
 
 
+def _predict_members(net: nn.Module, inputs: np.ndarray, device: str, members: int | None,
+                     batch_size: int = 4096) -> list[np.ndarray]:
+    """Predictions of every member of ``net`` (``members`` None: an unpacked model)."""
+    net.eval()
+    chunks = []
+    with torch.inference_mode():
+        x = _tensor(inputs, device)
+        for start in range(0, len(x), batch_size):
+            batch = x[start:start + batch_size]
+            if members is not None:
+                batch = batch.expand(members, *batch.shape)
+            chunks.append(net(batch).float().cpu().numpy())
+    if members is None:
+        return [np.concatenate(chunks)]
+    return list(np.concatenate(chunks, axis=1))
+
+
+@dataclass
+class _Member:
+    """One seed's bookkeeping: its batch order, history, best epoch and stop."""
+
+    config: TrainConfig
+    direction: str
+    generator: torch.Generator = field(init=False)
+    best_value: float = field(init=False)
+    best_epoch: int = 0
+    best_scores: dict[str, float] = field(default_factory=dict)
+    best_state: dict[str, torch.Tensor] | None = None
+    final_state: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped: bool = False
+    pruned: bool = False
+    error: TrainingDiverged | None = None
+
+    def __post_init__(self) -> None:
+        self.generator = torch.Generator().manual_seed(self.config.seed)
+        self.best_value = math.inf if self.direction == "minimize" else -math.inf
+
+    def order(self, n: int) -> torch.Tensor:
+        return (torch.randperm(n, generator=self.generator) if self.config.shuffle
+                else torch.arange(n))
+
+
+def _seeded_model(task: Task, config: TrainConfig, model: nn.Module | None) -> nn.Module:
+    """``model``, or a new one built from ``config``, after seeding torch with its seed."""
+    torch.manual_seed(config.seed)
+    if model is not None:
+        return model
+    return build_model(task.model_kind, config.architecture, config.hidden_size,
+                       config.num_layers, **task.model_spec())
+
+
+def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: TrainingHook | None,
+           models: list[nn.Module | None], monitor: Mapping[str, Split] | None
+           ) -> list[FitResult | TrainingDiverged]:
+    """The training loop, for one model or for several seeds packed into one."""
+    config = configs[0]
+    device = config.device or default_device()
+    models = [_seeded_model(task, c, m) for c, m in zip(configs, models, strict=True)]
+    packed = len(models) > 1
+    net = (pack(models) if packed else models[0]).to(device)
+    width = len(models) if packed else None
+    # fused: one kernel for all parameters (CPU and CUDA), same arithmetic
+    optimizer = torch.optim.AdamW(net.parameters(), lr=config.learning_rate,
+                                  weight_decay=config.weight_decay, fused=True)
+    x, y = _tensor(splits.train.inputs, device), _tensor(splits.train.targets, device)
+    members = [_Member(c, task.direction) for c in configs]
+
+    def snapshot(k: int) -> dict[str, torch.Tensor]:
+        return member_state(net, k) if packed else copy.deepcopy(net.state_dict())
+
+    started = time.perf_counter()
+    for epoch in range(1, config.max_epochs + 1):
+        if all(m.stopped for m in members):
+            break
+        net.train()
+        orders = torch.stack([m.order(len(x)) for m in members]).to(device)
+        if not packed:
+            orders = orders[0]
+        total = torch.zeros(len(members), dtype=torch.float64, device=device)
+        for start in range(0, len(x), config.batch_size):
+            idx = orders[..., start:start + config.batch_size]
+            losses = net.loss(x[idx], y[idx], **config.options)
+            optimizer.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            if config.grad_clip > 0:
+                if packed:
+                    clip_grad_norm_per_member(list(net.parameters()), config.grad_clip)
+                else:
+                    nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+            optimizer.step()
+            total += losses.detach().double().reshape(-1) * idx.shape[-1]
+        train_losses = (total / len(x)).tolist()
+        live = [k for k, m in enumerate(members) if not m.stopped]
+        for k in live:
+            if not math.isfinite(train_losses[k]):
+                members[k].error = TrainingDiverged(
+                    f"training loss is {train_losses[k]} at epoch {epoch}")
+                members[k].stopped = True
+        live = [k for k in live if not members[k].stopped]
+        if not live:
+            break
+        val = _predict_members(net, splits.val.inputs, device, width)
+        extra = {name: (split, _predict_members(net, split.inputs, device, width))
+                 for name, split in (monitor or {}).items()}
+        for k in live:
+            m = members[k]
+            scores = task.score(splits.val, val[k])
+            value = scores[task.metric]
+            watched = {f"{name}_{key}": v for name, (split, preds) in extra.items()
+                       for key, v in task.score(split, preds[k]).items()}
+            m.history.append({"epoch": epoch, "train_loss": train_losses[k], **scores,
+                              **watched})
+            if _improved(value, m.best_value, task.direction):
+                m.best_value, m.best_epoch, m.best_scores = value, epoch, scores
+                m.best_state = snapshot(k) if config.restore_best else None
+            if hook is not None:
+                hook.report(epoch, value)
+                m.pruned = hook.should_prune()
+            if m.pruned or epoch - m.best_epoch >= config.patience:
+                m.stopped = True
+                if packed and not config.restore_best:
+                    m.final_state = snapshot(k)
+    seconds = time.perf_counter() - started
+    results: list[FitResult | TrainingDiverged] = []
+    for k, (m, model) in enumerate(zip(members, models, strict=True)):
+        if m.error is not None:
+            results.append(m.error)
+            continue
+        state = m.best_state if config.restore_best else m.final_state
+        if packed and state is None:  # ran to max_epochs
+            state = member_state(net, k)
+        if state is not None:
+            model.load_state_dict(state)
+        results.append(FitResult(model.to(device), m.best_epoch, m.best_value, m.best_scores,
+                                 m.history, seconds, pruned=m.pruned))
+    return results
+
+
 def fit(task: Task, splits: Splits, config: TrainConfig,
         hook: TrainingHook | None = None, model: nn.Module | None = None,
         monitor: Mapping[str, Split] | None = None) -> FitResult:
@@ -119,57 +242,33 @@ def fit(task: Task, splits: Splits, config: TrainConfig,
     building one from ``config``; ``monitor`` names extra splits whose task
     metrics are recorded every epoch in the history as ``<name>_<metric>``.
     """
-    device = config.device or default_device()
-    torch.manual_seed(config.seed)
-    if model is None:
-        model = build_model(task.model_kind, config.architecture, config.hidden_size,
-                            config.num_layers, **task.model_spec())
-    model = model.to(device)
-    # fused: one kernel for all parameters (CPU and CUDA), same arithmetic
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
-                                  weight_decay=config.weight_decay, fused=True)
-    x, y = _tensor(splits.train.inputs, device), _tensor(splits.train.targets, device)
-    generator = torch.Generator().manual_seed(config.seed)
+    result = _train(task, splits, [config], hook, [model], monitor)[0]
+    if isinstance(result, TrainingDiverged):
+        raise result
+    return result
 
-    best_value = math.inf if task.direction == "minimize" else -math.inf
-    best_state, best_epoch, best_scores = None, 0, {}
-    history: list[dict[str, float]] = []
-    started = time.perf_counter()
-    for epoch in range(1, config.max_epochs + 1):
-        model.train()
-        order = (torch.randperm(len(x), generator=generator) if config.shuffle
-                 else torch.arange(len(x))).to(device)
-        total = 0.0
-        for start in range(0, len(x), config.batch_size):
-            idx = order[start:start + config.batch_size]
-            loss = model.loss(x[idx], y[idx], **config.options)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            total += loss.item() * len(idx)
-        train_loss = total / len(x)
-        if not math.isfinite(train_loss):
-            raise TrainingDiverged(f"training loss is {train_loss} at epoch {epoch}")
-        scores = evaluate(task, model, splits.val, device)
-        value = scores[task.metric]
-        watched = {f"{name}_{k}": v for name, split in (monitor or {}).items()
-                   for k, v in evaluate(task, model, split, device).items()}
-        history.append({"epoch": epoch, "train_loss": train_loss, **scores, **watched})
-        if _improved(value, best_value, task.direction):
-            best_value, best_epoch, best_scores = value, epoch, scores
-            best_state = copy.deepcopy(model.state_dict())
-        pruned = False
-        if hook is not None:
-            hook.report(epoch, value)
-            pruned = hook.should_prune()
-        if pruned or epoch - best_epoch >= config.patience:
-            break
-    if best_state is not None and config.restore_best:
-        model.load_state_dict(best_state)
-    return FitResult(model, best_epoch, best_value, best_scores, history,
-                     time.perf_counter() - started, pruned=pruned)
+
+def fit_many(task: Task, splits: Splits, configs: list[TrainConfig],
+             models: list[nn.Module] | None = None,
+             monitor: Mapping[str, Split] | None = None) -> list[FitResult | TrainingDiverged]:
+    """:func:`fit` for one configuration under several seeds, trained packed as one
+    module (:mod:`seqtune.packing`): one batched kernel per layer and step for all
+    seeds, each with its own initial weights, batch order, gradient clipping,
+    early stopping and best epoch.
+
+    Member ``k`` gives what ``fit(task, splits, configs[k])`` gives, up to
+    floating-point round-off (the packed core adds in another order), except
+    that random teacher-forcing draws (a ratio strictly between 0 and 1) come
+    from one stream. A member whose training diverges is returned as its
+    :class:`TrainingDiverged` error; the others go on. ``FitResult.seconds`` is
+    the wall time of the whole pack.
+    """
+    if not configs:
+        return []
+    if any(replace(c, seed=0) != replace(configs[0], seed=0) for c in configs):
+        raise ValueError("fit_many: the configurations may differ only in their seed")
+    return _train(task, splits, list(configs), None, list(models or [None] * len(configs)),
+                  monitor)
 
 
 def evaluate(task: Task, model: nn.Module, split: Split, device: str | None = None

@@ -4,7 +4,9 @@
 value at a time, the LSTM state carried from call to call and reset per
 sequence (``Flux.reset!``). Here a whole batch of sequences moves through
 time together: one fused ``nn.LSTM`` call covers every step whose input is
-known in advance, and only free-running steps go one at a time.
+known in advance, and only free-running steps go one at a time. Written over
+trailing dimensions, so several seeds can train packed
+(:mod:`seqtune.packing`).
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ class FluxChain(nn.Module):
 
     def reset(self, batch: int) -> State:
         """``Flux.reset!``: every sequence of the batch starts from the initial state."""
-        h0, c0 = (s.expand(1, batch, -1).contiguous() for s in self.state0)
+        lead, width = self.state0.shape[:-2], self.state0.shape[-1]
+        # (..., layers = 1, batch, width), the core's state layout
+        h0, c0 = (self.state0[..., k, None, None, :].expand(*lead, 1, batch, width).contiguous()
+                  for k in (0, 1))
         return h0, c0
 
     def chain(self, values: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
@@ -66,18 +71,18 @@ class FluxChain(nn.Module):
             feed = value
             if truth is not None and teacher_forcing > 0.0:
                 use_truth = torch.rand_like(value) < teacher_forcing
-                feed = torch.where(use_truth, truth[:, t:t + 1], value)
+                feed = torch.where(use_truth, truth[..., t:t + 1], value)
             value, state = self.chain(feed, state)
             values.append(value)
-        return torch.cat(values, dim=1)
+        return torch.cat(values, dim=-1)
 
     def forward(self, seeds: torch.Tensor) -> torch.Tensor:
         """Free-running continuation (batch, horizon): reset, feed every seed but
         the last (warm-up), then the last seed, then each output back in."""
-        state = self.reset(len(seeds))
-        if seeds.shape[1] > 1:
-            _, state = self.chain(seeds[:, :-1], state)
-        return self._run_free(seeds[:, -1:], state, self.horizon)
+        state = self.reset(seeds.shape[-2])
+        if seeds.shape[-1] > 1:
+            _, state = self.chain(seeds[..., :-1], state)
+        return self._run_free(seeds[..., -1:], state, self.horizon)
 
     def loss(self, sequences: torch.Tensor, targets: torch.Tensor,
              teacher_forcing: float = 1.0) -> torch.Tensor:
@@ -91,13 +96,13 @@ class FluxChain(nn.Module):
         as at prediction time).
         """
         first, last = self.n_seeds - 1, self.n_seeds - 1 + self.horizon
-        inputs, goals = sequences[:, first:last], targets[:, first:last]
-        state = self.reset(len(sequences))
+        inputs, goals = sequences[..., first:last], targets[..., first:last]
+        state = self.reset(sequences.shape[-2])
         if teacher_forcing >= 1.0:  # warm-up and steps in one fused call
-            outputs, _ = self.chain(sequences[:, :last], state)
-            outputs = outputs[:, first:]
+            outputs, _ = self.chain(sequences[..., :last], state)
+            outputs = outputs[..., first:]
         else:
-            _, state = self.chain(sequences[:, :first], state)
-            outputs = self._run_free(inputs[:, :1], state, self.horizon, inputs,
+            _, state = self.chain(sequences[..., :first], state)
+            outputs = self._run_free(inputs[..., :1], state, self.horizon, inputs,
                                      teacher_forcing)
-        return ((outputs - goals) ** 2).mean(dim=0).sum()
+        return ((outputs - goals) ** 2).mean(dim=-2).sum(dim=-1)
