@@ -1,8 +1,10 @@
 """Classical baselines on the same splits and metrics as the tuned models.
 
-Each task's baselines are fitted on its training split and scored by the
-task's own ``score``; :func:`ensure_baselines` stores them once per study
-as the user attr ``baselines`` (readable with ``optuna studies -f json``).
+Each task's baselines are fitted on its training split (``rainfall``: on
+train+val for the test number, then one step ahead without refit) and
+scored by the task's own ``score``; :func:`ensure_baselines` stores them
+once per study as the user attr ``baselines`` (readable with ``optuna
+studies -f json``).
 """
 
 from seqtune.baselines._base import BaselineResult
