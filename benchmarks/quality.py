@@ -133,8 +133,8 @@ def _reference(args: argparse.Namespace, time_to_target: float | None) -> list[F
     import torch
 
     from benchmarks._reference import examples, train_reference
+    from seqtune.runtime import configure_threads
     from seqtune.tasks import make_task
-    from seqtune.trainer import configure_threads
 
     before = torch.get_num_threads()
     threads = configure_threads()

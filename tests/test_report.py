@@ -28,9 +28,9 @@ from seqtune.config import load_config
 from seqtune.postmortem import run_postmortems
 from seqtune.report import write_report
 from seqtune.report._pages import page_name
+from seqtune.runtime import configure_threads
 from seqtune.space import parse_space
 from seqtune.study import leaderboard, open_storage, optimize
-from seqtune.trainer import configure_threads
 
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-artifacts" / "report"

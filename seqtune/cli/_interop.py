@@ -30,6 +30,7 @@ from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console, state
 from seqtune.cli._leaderboard import load_study
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError, TrainingDiverged
+from seqtune.runtime import configure_threads
 from seqtune.space import distributions
 from seqtune.study import (
     Checkpoint,
@@ -40,7 +41,6 @@ from seqtune.study import (
 )
 from seqtune.tasks import TASKS, make_task
 from seqtune.tasks.rainfall import read_csv_series
-from seqtune.trainer import configure_threads
 
 StudyArg = Annotated[str, typer.Argument(
     metavar="STUDY", help="A study file (studies/seeded-drift.toml) or the name of one in "

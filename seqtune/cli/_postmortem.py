@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,8 +13,8 @@ from rich.table import Table
 
 from seqtune.cli._app import StorageOpt, app, console
 from seqtune.postmortem import Verdict, explain, run_postmortems
+from seqtune.runtime import configure_threads, usable_cores
 from seqtune.study import redact, resolve_storage_url
-from seqtune.trainer import configure_threads
 
 _INITIALS = {"batching": "B", "warmup": "W", "metric": "M"}
 
@@ -62,7 +61,7 @@ def postmortem_after_run(url: str, studies: Path, quick: bool) -> None:
         return
     results = run_postmortems(url, rules, studies=studies,
                               max_epochs=QUICK_EPOCHS if quick else None,
-                              workers=os.cpu_count() or 1)
+                              workers=usable_cores())
     print_postmortem([verdict for _, verdict in results])
 
 
@@ -83,7 +82,7 @@ def postmortem_cmd(
         help="Studies are named <prefix>-<rule>.")] = "postmortem",
     workers: Annotated[int | None, typer.Option(
         help="Processes training configurations in parallel, one torch thread each "
-             "(default: one per core).")] = None,
+             "(default: one per usable core).")] = None,
 ) -> None:
     """Explain, by experiment, why the model of the Flux.jl question learns a
     sequence unconditional to its seeds.
@@ -98,7 +97,7 @@ def postmortem_cmd(
     started = time.perf_counter()
     results = run_postmortems(url, rule or ["drift", "ar2"], studies=studies,
                               max_epochs=max_epochs, seed=seed, prefix=study_prefix,
-                              workers=os.cpu_count() or 1 if workers is None else workers)
+                              workers=usable_cores() if workers is None else workers)
     print_postmortem([verdict for _, verdict in results])
     console.print(f"post-mortem done in {time.perf_counter() - started:.0f} s; studies "
                   f"{', '.join(s.study_name for s, _ in results)} in {redact(url)}")

@@ -8,8 +8,6 @@ metric defects) share one training run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -25,6 +23,7 @@ from seqtune.postmortem._question import (
     sequence_errors,
     training_split,
 )
+from seqtune.runtime import one_thread
 from seqtune.study import TrialOutcome
 from seqtune.tasks import Split, Splits
 from seqtune.tasks.seeded import SeededTask
@@ -39,18 +38,6 @@ class FluxTask(SeededTask):
     def score(self, split: Split, predictions: np.ndarray) -> dict[str, float]:
         return {**super().score(split, predictions),
                 "mse_question": question_mse(split.targets, predictions)}
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run tiny models on one intra-op thread: more only adds synchronisation, and
-    on a busy machine the waiting threads slow every step down many times."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def train_config(setup: Setup, seed: int) -> TrainConfig:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
 from optuna.trial import TrialState
 
 import seqtune
@@ -33,12 +32,12 @@ from seqtune.postmortem._configs import Configuration, Setup, configurations
 from seqtune.postmortem._evidence import (
     FluxTask,
     flux_evidence,
-    one_thread,
     train_flux,
     tuned_evidence,
 )
 from seqtune.postmortem._tuned import Tuned, find_tuned
 from seqtune.postmortem._verdict import Verdict, explain, judge
+from seqtune.runtime import configure_threads, one_thread
 from seqtune.study import TrialOutcome, open_storage, redact, train_and_score
 from seqtune.tasks.seeded import RULES
 from seqtune.trainer import FitResult
@@ -88,7 +87,7 @@ def _train_all(jobs: list[_Job], workers: int) -> dict[tuple[Any, ...], Trained]
         return dict(_run_job(job) for job in jobs)
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
                              mp_context=multiprocessing.get_context("spawn"),
-                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+                             initializer=configure_threads) as pool:
         return dict(pool.map(_run_job, jobs))
 
 
