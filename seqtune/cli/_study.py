@@ -15,9 +15,24 @@ from seqtune.cli._postmortem import postmortem_after_run
 from seqtune.cli._report import make_report
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError
+from seqtune.runtime import AUTO, configure_threads, resolve_workers
 from seqtune.study import best_per_architecture, optimize, redact, resolve_storage_url
 from seqtune.study._storage import GRACE_FACTOR, HEARTBEAT_INTERVAL
-from seqtune.trainer import configure_threads
+
+
+def _check_workers(value: str) -> str:
+    try:
+        resolve_workers(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+WorkersOpt = Annotated[str, typer.Option(
+    metavar="auto|N", callback=_check_workers,
+    help="Worker processes on this machine, one torch thread each: 'auto' (one per "
+         "usable core) or N; 1 runs the trials in this process. More machines: run "
+         "this command on each against one PostgreSQL --storage.")]
 
 
 def _run_study(config: StudyConfig, storage: str, **options: Any) -> list[dict[str, Any]]:
@@ -44,10 +59,7 @@ def optimize_cmd(
         help="Upper bound on epochs per trial (early stopping may end sooner).")] = None,
     csv: Annotated[Path | None, typer.Option(
         help="rainfall: read this CSV (target column Precipitation).")] = None,
-    workers: Annotated[int, typer.Option(
-        min=1, help="Worker processes on this machine, each with cores/N torch threads. "
-                    "More machines: run this command on each against one PostgreSQL "
-                    "--storage.")] = 1,
+    workers: WorkersOpt = AUTO,
     heartbeat_interval: Annotated[int, typer.Option(
         min=1, help="Seconds between heartbeats of a running trial.")] = HEARTBEAT_INTERVAL,
     grace_period: Annotated[int | None, typer.Option(
@@ -75,10 +87,11 @@ def optimize_cmd(
     if grace_period is not None and grace_period <= heartbeat_interval:
         raise SeqtuneError(f"--grace-period: must be longer than --heartbeat-interval "
                            f"({heartbeat_interval} s), got {grace_period}")
+    processes = resolve_workers(workers)
     url = resolve_storage_url(storage)
     configure_threads()
     rows = [row for c in configs for row in _run_study(
-        c, url, workers=workers, heartbeat_interval=heartbeat_interval,
+        c, url, workers=processes, heartbeat_interval=heartbeat_interval,
         grace_period=grace_period)]
     if as_json:
         print(json.dumps(rows))
@@ -94,10 +107,13 @@ def run_cmd(
     = Path("studies"),
     storage: StorageOpt = None,
     artifact_dir: ArtifactDirOpt = None,
+    workers: WorkersOpt = AUTO,
 ) -> None:
     """The main job: run every study in studies/, print the best trial per
     task and architecture, then each study's leaderboard against its baselines,
-    run the post-mortem and write the HTML report (reports/index.html)."""
+    run the post-mortem and write the HTML report (reports/index.html).
+    Studies run one after another, each one's trials in --workers processes."""
+    processes = resolve_workers(workers)
     files = sorted(studies.glob("*.toml"))
     if not files:
         raise SeqtuneError(f"{studies}: no study files (*.toml)")
@@ -109,7 +125,7 @@ def run_cmd(
     configure_threads()
     started = time.perf_counter()
     expanded = [e for c in configs for e in c.expand()]
-    rows = [row for e in expanded for row in _run_study(e, url)]
+    rows = [row for e in expanded for row in _run_study(e, url, workers=processes)]
     console.print(summary_table("best trial per task and architecture", rows))
     for e in expanded:
         show_leaderboard(load_study(e.name, url))

@@ -19,7 +19,7 @@ from seqtune.space import distributions
 from seqtune.study import _signals
 from seqtune.study._artifacts import resolve_artifact_dir
 from seqtune.study._objective import Objective
-from seqtune.study._storage import open_storage, redact
+from seqtune.study._storage import Storage, open_storage, redact
 from seqtune.study._workers import run_workers
 from seqtune.tasks import Task, make_task
 
@@ -49,8 +49,11 @@ def _existing_study_direction(storage: optuna.storages.BaseStorage, name: str) -
 
 
 def prepare_study(config: StudyConfig, storage_url: str, task: Task | None = None,
-                  **storage_kwargs: Any) -> tuple[optuna.Study, Task]:
-    """Load or create the study, refusing a mismatch before anything is written."""
+                  queue_start: bool = False, **storage_kwargs: Any) -> tuple[optuna.Study, Task]:
+    """Load or create the study, refusing a mismatch before anything is written.
+
+    With ``queue_start``, a study without trials gets its ``[start]``
+    configurations queued, once however many processes prepare it at once."""
     task = task or make_task(config.task)
     fingerprint = task.fingerprint()
     storage = open_storage(storage_url, **storage_kwargs)
@@ -80,28 +83,54 @@ def prepare_study(config: StudyConfig, storage_url: str, task: Task | None = Non
                                         sampler=sampler, pruner=pruner,
                                         direction=task.direction)
         except optuna.exceptions.DuplicatedStudyError:  # another worker was quicker
-            return prepare_study(config, storage_url, task, **storage_kwargs)
+            return prepare_study(config, storage_url, task, queue_start, **storage_kwargs)
     if "task" not in study.user_attrs:
-        attrs = {"task": task.config(), "data_fingerprint": fingerprint, "metric": task.metric,
+        # "task" last: a process preparing the same study at once and seeing it
+        # must also see the fingerprint it is checked against
+        attrs = {"data_fingerprint": fingerprint, "metric": task.metric,
                  "seqtune_version": seqtune.__version__,
                  "search_space": {k: json.loads(distribution_to_json(v))
-                                  for k, v in distributions(config.space).items()}}
+                                  for k, v in distributions(config.space).items()},
+                 "task": task.config()}
         for key, value in attrs.items():
             study.set_user_attr(key, value)
+    if queue_start:
+        _enqueue_start(study, storage, config)
     return study, task
 
 
-def _enqueue_start(study: optuna.Study, config: StudyConfig) -> None:
-    """Try the ``[start]`` configuration once per architecture in a new study."""
-    if not config.start or study.trials:
-        return
+#: study user attr: how many ``[start]`` configurations were queued (set once, atomically)
+START_QUEUED = "start_queued"
+
+
+def _start_params(config: StudyConfig) -> list[dict[str, Any]]:
+    """The ``[start]`` configuration once per architecture, searched parameters only."""
+    if not config.start:
+        return []
     arch = config.space["architecture"]
     choices = arch.choices if hasattr(arch, "choices") else [arch]
     searched = distributions(config.space)
-    for choice in choices[: config.n_trials]:
-        params = {k: v for k, v in {**config.start, "architecture": choice}.items()
-                  if k in searched}
-        study.enqueue_trial(params, skip_if_exists=True)
+    return [{k: v for k, v in {**config.start, "architecture": choice}.items() if k in searched}
+            for choice in choices]
+
+
+def _enqueue_start(study: optuna.Study, storage: Storage, config: StudyConfig) -> None:
+    """Queue the ``[start]`` configuration of every architecture in a study without
+    trials, even if ``n_trials`` is smaller (a resumed run trials the rest).
+
+    Several processes may prepare one fresh study at once (``--workers``,
+    machines sharing PostgreSQL): only the one that claims the study user
+    attr :data:`START_QUEUED` (a single INSERT against a unique key) queues,
+    so each configuration is queued exactly once."""
+    params = _start_params(config)
+    if not params or study.trials or START_QUEUED in study.user_attrs:
+        return
+    with _signals.deferred():  # a stop signal waits until the queue is complete
+        if storage.claim_study_user_attr(storage.get_study_id_from_name(study.study_name),
+                                        START_QUEUED, len(params)):
+            for each in params:
+                study.enqueue_trial(each, skip_if_exists=True)
+    _signals.check()
 
 
 def finished_trials(study: optuna.Study) -> int:
@@ -111,15 +140,16 @@ def finished_trials(study: optuna.Study) -> int:
 def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = True,
              workers: int = 1, **storage_kwargs: Any) -> optuna.Study:
     """Run ``config`` until the study holds ``n_trials`` finished trials (or the
-    timeout passes), here or in ``workers`` processes. Rerunning resumes the
-    same study."""
+    timeout passes), here or in ``workers`` processes (never more processes
+    than trials still missing; one runs here). Rerunning resumes the same
+    study."""
     config = config.with_overrides(
         artifact_dir=str(resolve_artifact_dir(storage_url, config.artifact_dir)))
-    study, task = prepare_study(config, storage_url, **storage_kwargs)
+    study, task = prepare_study(config, storage_url, queue_start=True, **storage_kwargs)
     ensure_baselines(study, task)
-    _enqueue_start(study, config)
-    if workers > 1 and finished_trials(study) < config.n_trials:
-        run_workers(_worker, (config, storage_url, storage_kwargs), workers)
+    processes = min(workers, config.n_trials - finished_trials(study))
+    if processes > 1:
+        run_workers(_worker, (config, storage_url, storage_kwargs), processes)
     else:
         run_trials(study, task, config, show_progress_bar)
     return study

@@ -10,6 +10,7 @@ storage write.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,14 +24,17 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class _State:
     deferring = False
     received: int | None = None
+    #: why the process stopped itself (:func:`stop`), shown after the signal's name
+    reason: str | None = None
 
 
 class Interrupted(KeyboardInterrupt):
     """A stop signal arrived; the process should exit with 128 + its number."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, reason: str | None = None) -> None:
         self.signum = signum
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        text = f"interrupted by {signal.Signals(signum).name}"
+        super().__init__(f"{text} ({reason})" if reason else text)
 
     @property
     def exit_status(self) -> int:
@@ -41,7 +45,7 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
     if _State.received is None:
         _State.received = signum
     if not _State.deferring:
-        raise Interrupted(signum)
+        raise Interrupted(signum, _State.reason)
 
 
 def _without_traceback(record: logging.LogRecord) -> bool:
@@ -68,7 +72,16 @@ def received() -> int | None:
 def check() -> None:
     """A safe point: raise :class:`Interrupted` if a stop signal has arrived."""
     if (signum := received()) is not None:
-        raise Interrupted(signum)
+        raise Interrupted(signum, _State.reason)
+
+
+def stop(reason: str) -> None:
+    """Stop this process exactly as SIGTERM does, with ``reason`` added to the
+    error text. Safe to call from any thread: it sends the signal to itself,
+    and the main thread handles it."""
+    if _State.received is None and _State.reason is None:
+        _State.reason = reason
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 @contextmanager

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import optuna
+import sqlalchemy
 import sqlalchemy.exc
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages._rdb import models
+from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
 from seqtune.errors import SeqtuneError
@@ -72,12 +79,101 @@ def _check_sqlite_path(url: str) -> None:
                            "(SQLite keeps its journal beside the database)")
 
 
-def _rdb_storage(url: str, **kwargs: object) -> optuna.storages.RDBStorage:
-    """``RDBStorage(url)``, tried again while another worker creates the same tables."""
+class Storage(optuna.storages.RDBStorage):
+    """Optuna's RDB storage (same tables, same rows: the ``optuna`` CLI and the
+    dashboard read it as ever) whose trial state changes cannot be won twice.
+
+    Optuna claims a WAITING (queued) trial by reading it ``SELECT ... FOR
+    UPDATE`` and then writing RUNNING. SQLite ignores ``FOR UPDATE``, and
+    Python's sqlite3 runs that read outside any transaction, so two workers
+    could both read WAITING and both start trial 0; the loser later died with
+    ``UpdateFinishedTrialError``. The same race let two workers both fail one
+    heartbeat-stale trial and queue two retries of it. Here every claim
+    (WAITING -> RUNNING) and every finish (-> COMPLETE/PRUNED/FAIL) is one
+    conditional ``UPDATE trials SET state=... WHERE trial_id=? AND state IN
+    (...)``: the database lets one writer change the row, the row count says
+    who did, and the others see ``False`` (a claim) or
+    ``UpdateFinishedTrialError`` (a finish), as with Optuna on PostgreSQL.
+    """
+
+    def set_trial_state_values(self, trial_id: int, state: TrialState,
+                               values: Sequence[float] | None = None) -> bool:
+        if state == TrialState.RUNNING:
+            allowed = [TrialState.WAITING]
+        elif state.is_finished():
+            allowed = [TrialState.RUNNING, TrialState.WAITING]
+        else:
+            return super().set_trial_state_values(trial_id, state, values)
+        now = datetime.now(UTC).replace(tzinfo=None)  # Optuna stores naive UTC
+        changes: dict[Any, Any] = {models.TrialModel.state: state}
+        if state == TrialState.RUNNING:
+            changes[models.TrialModel._datetime_start_utc] = now
+        else:
+            changes[models.TrialModel._datetime_complete_utc] = now
+        session = self.scoped_session()
+        try:
+            won = session.execute(
+                sqlalchemy.update(models.TrialModel)
+                .where(models.TrialModel.trial_id == trial_id,
+                       models.TrialModel.state.in_(allowed))
+                .values(changes)
+                .execution_options(synchronize_session=False)).rowcount == 1
+            if not won:
+                trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+                session.rollback()
+                self.check_trial_is_updatable(trial_id, trial.state)  # finished: raises
+                return False  # someone else claimed it first
+            for objective, value in enumerate(values or ()):
+                stored, value_type = models.TrialValueModel.value_to_stored_repr(value)
+                row = (session.query(models.TrialValueModel)
+                       .filter(models.TrialValueModel.trial_id == trial_id,
+                               models.TrialValueModel.objective == objective).one_or_none())
+                if row is None:
+                    session.add(models.TrialValueModel(trial_id=trial_id, objective=objective,
+                                                       value=stored, value_type=value_type))
+                else:
+                    row.value, row.value_type = stored, value_type
+            session.commit()
+        except sqlalchemy.exc.IntegrityError:
+            session.rollback()
+            return False
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            session.rollback()
+            raise optuna.exceptions.StorageInternalError(
+                "An exception is raised during the commit.") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        return True
+
+    def claim_study_user_attr(self, study_id: int, key: str, value: Any) -> bool:
+        """Set the study user attr ``key`` only if no process has set it yet:
+        one INSERT against the table's unique (study, key) constraint, so of
+        many processes exactly one gets ``True``."""
+        session = self.scoped_session()
+        try:
+            session.add(models.StudyUserAttributeModel(study_id=study_id, key=key,
+                                                       value_json=json.dumps(value)))
+            session.commit()
+        except sqlalchemy.exc.IntegrityError:
+            session.rollback()
+            return False
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        return True
+
+
+def _rdb_storage(url: str, **kwargs: Any) -> Storage:
+    """``Storage(url)``, tried again while another worker creates the same tables."""
     attempts = 5
     while True:
         try:
-            return optuna.storages.RDBStorage(url, **kwargs)
+            return Storage(url, **kwargs)
         except sqlalchemy.exc.SQLAlchemyError as exc:
             attempts -= 1
             if not attempts or not any(text in str(exc) for text in _SCHEMA_RACE):
@@ -86,7 +182,7 @@ def _rdb_storage(url: str, **kwargs: object) -> optuna.storages.RDBStorage:
 
 
 def open_storage(url: str, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
-                 grace_period: int | None = None) -> optuna.storages.BaseStorage:
+                 grace_period: int | None = None) -> Storage:
     """Open (and for a new SQLite file, create) an Optuna RDB storage.
 
     Running trials record a heartbeat every ``heartbeat_interval`` seconds
