@@ -10,6 +10,7 @@ from seqtune.study._artifacts import (
 from seqtune.study._leaderboard import Leaderboard, leaderboard
 from seqtune.study._objective import Objective, TrialOutcome, train_and_score, train_config
 from seqtune.study._optimize import finished_trials, optimize, prepare_study
+from seqtune.study._repeats import Repeat, packing_pays, repeat
 from seqtune.study._storage import DEFAULT_STORAGE, open_storage, redact, resolve_storage_url
 from seqtune.study._summary import best_per_architecture
 
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_STORAGE",
     "Leaderboard",
     "Objective",
+    "Repeat",
     "TrialOutcome",
     "best_per_architecture",
     "finished_trials",
@@ -27,8 +29,10 @@ __all__ = [
     "load_checkpoint",
     "open_storage",
     "optimize",
+    "packing_pays",
     "prepare_study",
     "redact",
+    "repeat",
     "resolve_artifact_dir",
     "resolve_storage_url",
     "train_and_score",

@@ -15,8 +15,8 @@ from seqtune.errors import TrainingDiverged
 from seqtune.space import suggest
 from seqtune.study import _signals
 from seqtune.study._artifacts import BestCheckpoint
-from seqtune.tasks import Task
-from seqtune.trainer import FitResult, TrainConfig, evaluate, fit, predict
+from seqtune.tasks import Splits, Task
+from seqtune.trainer import FitResult, TrainConfig, evaluate, fit, fit_many, predict
 
 _TRAIN_PARAMS = ("architecture", "hidden_size", "num_layers", "learning_rate", "weight_decay",
                  "batch_size", "grad_clip")
@@ -54,10 +54,26 @@ def train_and_score(task: Task, params: dict[str, Any], max_epochs: int, patienc
     ``seqtune evaluate`` and the post-mortem)."""
     data_params = {k: params[k] for k in task.data_params if k in params}
     splits = task.splits(**data_params)
-    result = fit(task, splits, train_config(params, max_epochs, patience, seed), hook)
+    return score_fit(task, splits,
+                     fit(task, splits, train_config(params, max_epochs, patience, seed), hook))
+
+
+def score_fit(task: Task, splits: Splits, result: FitResult) -> TrialOutcome:
+    """Val scores, test scores and the task's diagnostics of one trained model."""
     diagnostics = task.diagnostics(splits.val, lambda x: predict(result.model, x))
     return TrialOutcome(result, result.val_scores, evaluate(task, result.model, splits.test),
                         diagnostics)
+
+
+def train_and_score_many(task: Task, params: dict[str, Any], max_epochs: int, patience: int,
+                         seeds: list[int]) -> list[TrialOutcome | TrainingDiverged]:
+    """:func:`train_and_score` once per seed, the seeds trained packed as one model
+    (:func:`seqtune.trainer.fit_many`); a diverged seed is returned as its error."""
+    data_params = {k: params[k] for k in task.data_params if k in params}
+    splits = task.splits(**data_params)
+    configs = [train_config(params, max_epochs, patience, seed) for seed in seeds]
+    return [r if isinstance(r, TrainingDiverged) else score_fit(task, splits, r)
+            for r in fit_many(task, splits, configs)]
 
 
 class _PruningHook:
