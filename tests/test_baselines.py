@@ -195,6 +195,14 @@ def test_a_changed_target_moves_only_the_forecasts_after_it(rain_csv, tmp_path, 
                                   by_name(clean)["seasonal mean"].forecasts[block])
 
 
+def test_a_constant_series_leaves_out_the_models_that_cannot_fit_it(tmp_path):
+    path = tmp_path / "constant.csv"
+    pd.DataFrame({"Precipitation": np.full(148, 5.0)}).to_csv(path, index=False)
+    results = by_name(evaluate_baselines(make_task({"name": "rainfall", "csv": str(path)})))
+    assert "ETS (Holt-Winters)" not in results and "SARIMA" not in results
+    assert results["seasonal mean"].test == {"mse": 0.0, "mae": 0.0}
+
+
 def test_rainfall_fits_never_see_the_block_they_forecast(shared_data, rain_csv, tmp_path):
     source = shared_data / "Rainfall_data.csv"
     clean = rain_csv[1]

@@ -121,6 +121,10 @@ class SeasonalMean(RegressorMixin, BaseEstimator):
         return self.means_[np.asarray(index) % self.season]
 
 
+class NoFit(ValueError):
+    """No candidate model could be fitted (e.g. a constant series)."""
+
+
 class _StateSpaceForecaster(RegressorMixin, BaseEstimator):
     """A statsmodels state-space model chosen by AIC among ``_candidates``; the
     block after the fitted series is filtered with the fitted parameters
@@ -132,17 +136,26 @@ class _StateSpaceForecaster(RegressorMixin, BaseEstimator):
         """(label, unfitted statsmodels model) pairs."""
         raise NotImplementedError
 
+    def _modelled(self, series: np.ndarray) -> np.ndarray:
+        """What the candidates model; a constant one has no likelihood to maximize."""
+        return series
+
     def fit(self, series: np.ndarray) -> _StateSpaceForecaster:
         series = np.asarray(series, dtype=np.float64)
+        if np.ptp(self._modelled(series)) == 0:
+            raise NoFit(f"{type(self).__name__}: the modelled series is constant")
         best = None
         with warnings.catch_warnings():  # convergence chatter of the small searches
             warnings.simplefilter("ignore")
             for label, model in self._candidates(series):
-                result = model.fit(disp=False)
+                try:
+                    result = model.fit(disp=False)
+                except (ValueError, np.linalg.LinAlgError):
+                    continue
                 if np.isfinite(result.aic) and (best is None or result.aic < best[1].aic):
                     best = (label, result)
         if best is None:
-            raise ValueError(f"{type(self).__name__}: no candidate fitted")
+            raise NoFit(f"{type(self).__name__}: no candidate has a finite AIC")
         self.choice_, self._result = best
         self.params_ = np.asarray(best[1].params, dtype=np.float64)
         self.aic_ = float(best[1].aic)
@@ -196,6 +209,9 @@ class SeasonalARIMA(_StateSpaceForecaster):
 
     def __init__(self, season: int = SEASON) -> None:
         self.season = season
+
+    def _modelled(self, series: np.ndarray) -> np.ndarray:
+        return series[self.season:] - series[: -self.season]
 
     def _candidates(self, series: np.ndarray) -> list[tuple[Any, Any]]:
         from statsmodels.tsa.statespace.sarimax import SARIMAX
@@ -321,6 +337,16 @@ def rainfall_baselines(task: RainfallTask, splits: Splits) -> list[BaselineResul
               f"position (t mod {season}) over the fitting data, whatever happened "
               f"recently; {protocol}")))
     if n_val_fit >= MIN_SEASONS * season:
+        results += _state_space_rows(task, splits, season, protocol)
+    results.append(_ridge(task, splits))
+    return results
+
+
+def _state_space_rows(task: RainfallTask, splits: Splits, season: int,
+                      protocol: str) -> list[BaselineResult]:
+    """ETS and SARIMA, each left out where none of its candidates fits the data."""
+    rows = []
+    try:
         ets = _walk_forward(task, splits, "ETS (Holt-Winters)",
                             "statsmodels ExponentialSmoothing, additive seasonality, "
                             "no or damped trend by AIC", HoltWinters(season), fits=True)
@@ -328,7 +354,10 @@ def rainfall_baselines(task: RainfallTask, splits: Splits) -> list[BaselineResul
                     "nudged towards every new observation; "
                     f"{ets.fitted['val'].choice_} chosen by AIC before val, "
                     f"{ets.fitted['test'].choice_} before test; {protocol}")
-        results.append(ets)
+        rows.append(ets)
+    except NoFit:
+        pass
+    try:
         sarima = _walk_forward(task, splits, "SARIMA",
                                "statsmodels SARIMAX on the seasonal differences, order by AIC",
                                SeasonalARIMA(season), fits=True)
@@ -337,6 +366,7 @@ def rainfall_baselines(task: RainfallTask, splits: Splits) -> list[BaselineResul
                        f"{sarima.fitted['val'].choice_} chosen by AIC among "
                        f"{len(SARIMA_ARMA) * len(SARIMA_SEASONAL)} orders before val, "
                        f"{sarima.fitted['test'].choice_} before test; {protocol}")
-        results.append(sarima)
-    results.append(_ridge(task, splits))
-    return results
+        rows.append(sarima)
+    except NoFit:
+        pass
+    return rows
