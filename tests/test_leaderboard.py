@@ -127,7 +127,10 @@ def test_leaderboard_says_when_a_baseline_is_exact_and_when_fits_differ(sqlite_u
     rainfall, task = prepare_study(study_config("rainfall"), sqlite_url)
     ensure_baselines(rainfall, task)
     notes = leaderboard(rainfall).notes
-    assert any(n.startswith("AutoReg(12), AutoReg(BIC): fitted on train+val") for n in notes)
+    refit = next(n for n in notes if n.startswith("fitted on train+val before their test"))
+    for name in ("AutoReg(12)", "AutoReg(BIC)", "seasonal mean", "ridge"):
+        assert name in refit
+    assert "persistence" not in refit and "train only" in refit
 
 
 def test_leaderboard_of_an_unknown_study_is_one_line_and_writes_nothing(digitsum_study, cli,

@@ -9,8 +9,10 @@ from seqtune.tasks import Splits, Task
 
 
 def evaluate_baselines(task: Task, splits: Splits | None = None) -> list[BaselineResult]:
-    """Fit every baseline of ``task`` on train (train+val for the test number of
-    the post's AutoReg procedure) and score it on val and test.
+    """Fit every baseline of ``task`` and score it on val and test: each val
+    number is fitted on train; each test number on train for ``seeded`` and
+    ``digitsum``, and on train+val for every fitted ``rainfall`` row (then one
+    step ahead from the true history). ``BaselineResult.fit_data`` says which.
 
     ``splits`` default to the task's splits at its default data knobs (e.g.
     the rainfall window of 12), the same objects the trials are scored on.

@@ -12,7 +12,7 @@ from seqtune.tasks import Task
 #: the study user attr holding ``{"key": ..., "results": [...]}``
 ATTR = "baselines"
 #: bump when a baseline's definition changes, so stored results are recomputed
-VERSION = 2
+VERSION = 3
 
 
 def baselines_key(task: Task) -> dict[str, Any]:

@@ -119,13 +119,18 @@ def _losses(rows: list[dict[str, Any]], metric: str, maximize: bool) -> list[str
     return [f"{head}: it loses to {losses}; it beats {beaten} of {len(baselines)} baselines."]
 
 
-def _fit_notes(baselines: list[dict[str, Any]]) -> list[str]:
+def _fit_notes(baselines: list[dict[str, Any]], refit_tuned: bool = False) -> list[str]:
+    """Which rows' test numbers were fitted on train+val (val numbers: always train)."""
     refit = [b["name"] for b in baselines if b.get("fit_data", {}).get("test") == "train+val"]
     if not refit:
         return []
-    return [f"{', '.join(refit)}: fitted on train+val before their test numbers (the post's "
-            "walk-forward), while the tuned models are trained on train only and selected "
-            "on val, so these baselines see one block more data on test."]
+    head = (f"fitted on train+val before their test numbers (val numbers: fitted on train): "
+            f"{', '.join(refit)}")
+    if refit_tuned:
+        return [f"{head}, and the tuned models (retrained on train+val for their selected "
+                "number of epochs), so every test number uses the same information."]
+    return [f"{head}; the tuned models' test numbers come from training on train only "
+            "(no repeats stored yet), so these baselines see one block more data on test."]
 
 
 def leaderboard(study: optuna.Study) -> Leaderboard:
