@@ -95,3 +95,15 @@ def test_fit_many_refuses_configurations_that_differ_beyond_the_seed():
     task = make_task({"name": "digitsum", "length": 5})
     with pytest.raises(ValueError, match="only in their seed"):
         fit_many(task, task.splits(), [TrainConfig(seed=0), TrainConfig(seed=1, hidden_size=8)])
+
+
+def test_post_mortem_seeds_train_packed_as_each_would_alone():
+    from seqtune.postmortem import FluxTask, train_flux, train_flux_seeds
+    from seqtune.postmortem._configs import Setup
+
+    task, setup = FluxTask(rule="drift", n_train=120), Setup(epochs=2)
+    together = train_flux_seeds(task, setup, [0, 1])
+    for seed, member in zip([0, 1], together, strict=True):
+        alone = train_flux(task, setup, seed)
+        for one, other in zip(alone.history, member.history, strict=True):
+            assert other == pytest.approx(one, rel=1e-4)

@@ -10,7 +10,7 @@ from seqtune.postmortem._configs import (
     Setup,
     configurations,
 )
-from seqtune.postmortem._evidence import FluxTask, flux_evidence, train_flux
+from seqtune.postmortem._evidence import FluxTask, flux_evidence, train_flux, train_flux_seeds
 from seqtune.postmortem._experiment import results, run_postmortems, study_name
 from seqtune.postmortem._flux import FluxChain
 from seqtune.postmortem._question import (
@@ -44,5 +44,6 @@ __all__ = [
     "run_postmortems",
     "study_name",
     "train_flux",
+    "train_flux_seeds",
     "training_split",
 ]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqtune.errors import TrainingDiverged
 from seqtune.postmortem._configs import Setup
 from seqtune.postmortem._flux import FluxChain
 from seqtune.postmortem._question import (
@@ -27,7 +28,7 @@ from seqtune.runtime import one_thread
 from seqtune.study import TrialOutcome
 from seqtune.tasks import Split, Splits
 from seqtune.tasks.seeded import SeededTask
-from seqtune.trainer import FitResult, TrainConfig, fit, predict
+from seqtune.trainer import FitResult, TrainConfig, fit, fit_many, predict
 
 N_SAMPLES = 5
 
@@ -52,20 +53,41 @@ def train_config(setup: Setup, seed: int) -> TrainConfig:
         options={"teacher_forcing": setup.teacher_forcing})
 
 
-def train_flux(task: FluxTask, setup: Setup, seed: int,
-               model: FluxChain | None = None) -> FitResult:
-    """Train the chain (a fresh one seeded by ``seed``, or ``model``) as ``setup``
-    says, scoring both prediction helpers every epoch."""
+def _flux_material(task: FluxTask, setup: Setup) -> tuple[Splits, dict[str, Split]]:
+    """The splits the chain trains on under ``setup`` and the splits scored each epoch."""
     splits = task.splits()
-    if model is None:
-        torch.manual_seed(seed)
-        model = FluxChain(setup.width, setup.head, task.n_seeds, task.horizon)
     material = Splits(training_split(splits.train, setup.batching_defect), splits.val,
                       splits.test)
     monitor = {"train": splits.train, "cold_train": helper_split(splits.train, True),
                "cold_val": helper_split(splits.val, True)}
+    return material, monitor
+
+
+def _new_chain(task: FluxTask, setup: Setup, seed: int) -> FluxChain:
+    torch.manual_seed(seed)
+    return FluxChain(setup.width, setup.head, task.n_seeds, task.horizon)
+
+
+def train_flux(task: FluxTask, setup: Setup, seed: int,
+               model: FluxChain | None = None) -> FitResult:
+    """Train the chain (a fresh one seeded by ``seed``, or ``model``) as ``setup``
+    says, scoring both prediction helpers every epoch."""
+    material, monitor = _flux_material(task, setup)
+    model = model if model is not None else _new_chain(task, setup, seed)
     with one_thread():
         return fit(task, material, train_config(setup, seed), model=model, monitor=monitor)
+
+
+def train_flux_seeds(task: FluxTask, setup: Setup, seeds: list[int]
+                     ) -> list[FitResult | TrainingDiverged]:
+    """:func:`train_flux` once per seed, the chains trained packed as one model
+    (at the question's size a step is per-op overhead, so K seeds cost little
+    more than one)."""
+    material, monitor = _flux_material(task, setup)
+    chains = [_new_chain(task, setup, seed) for seed in seeds]
+    with one_thread():
+        return fit_many(task, material, [train_config(setup, seed) for seed in seeds],
+                        models=chains, monitor=monitor)
 
 
 def _samples(split: Split, predictions: np.ndarray) -> list[dict[str, Any]]:
