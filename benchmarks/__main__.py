@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from benchmarks import memory, parallel, pruning, quality, throughput
+from benchmarks import load, memory, parallel, pruning, quality, repeats, throughput
 from benchmarks._common import REPO, Context, Figure, busy_warning, machine_facts, progress
 from benchmarks._report import markdown, text_table, write_atomically
 
@@ -20,6 +20,8 @@ SECTIONS: dict[str, ModuleType] = {
     "throughput": throughput,
     "quality": quality,
     "parallel": parallel,
+    "load": load,
+    "repeats": repeats,
     "pruning": pruning,
     "memory": memory,
 }
@@ -36,8 +38,15 @@ Sections (run in this order; name some to run only those, default all):
   quality     wall time for the default digitsum study at L=35 to reach dev
               accuracy >= 0.99 (capped by --quality-budget), and where the
               reference configuration ends after its 500 epochs.
-  parallel    trials per hour of `seqtune optimize --workers 1` vs `--workers 2`
-              on one study file. Target: >= 1.7x with two workers.
+  parallel    trials per hour of `seqtune optimize --workers 1` vs the default
+              (`--workers auto`: one process per usable core) on one study file.
+              Target: >= 1.8x on 2 cores.
+  load        `seqtune optimize --workers 1` idle vs beside a process that keeps
+              one core busy (and the old thread policy under the same load).
+              Target: busy >= 0.8x of idle trials per hour.
+  repeats     K=5 seeds of one configuration vs one seed: the post-mortem's
+              question-size chain packed (<= 1.5x), the NNDL configuration
+              (<= 2.5x), the digitsum study's start (>= 1.8x faster than in a row).
   pruning     the same trials with a pruner and with `--pruner none`.
               Targets: >= 40% fewer epochs, best value at most 2% worse.
   memory      peak RSS of one worker (target <= 600 MB), wall time of

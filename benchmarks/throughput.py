@@ -7,13 +7,17 @@ one-epoch warm-up of each), alternating which one goes first at each length.
 seqtune is also timed at a study's usual batch size (32) with the same epochs,
 reported beside it with its test accuracy. Wall seconds include evaluation
 and the final test accuracy. Target: the reference takes at least 5x as long
-as seqtune at batch size 8.
+as seqtune at batch size 8. Each length also prints the arithmetic floor
+(the training FLOPs at batch 8 / a single-thread matrix product's FLOP/s)
+and seqtune's wall over it: the overhead factor left.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import math
+import time
 from collections.abc import Callable
 
 from tqdm import tqdm
@@ -41,8 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run_seqtune_side(length: int, epochs: int, batch_size: int = 8) -> tuple[float, float]:
     """(wall seconds, test accuracy) of ``seqtune.trainer.fit`` with the post's settings
     (``batch_size`` aside)."""
-    import time
-
     from seqtune.tasks import make_task
     from seqtune.trainer import TrainConfig, evaluate, fit
 
@@ -68,11 +70,34 @@ def run_reference_side(length: int, epochs: int) -> tuple[float, float]:
     return result.seconds, result.test_accuracy
 
 
+def training_flops(length: int, batch_size: int, examples: int, epochs: int) -> float:
+    """Multiply-adds x 2 of training the post's model: per step the forward pass
+    (input projection, recurrence, head) and a backward pass of twice its cost."""
+    embedding, hidden, classes = 32, 32, 19
+    forward = 2 * batch_size * (length * (embedding * hidden + hidden * hidden)
+                                + hidden * classes)
+    steps = math.ceil(examples / batch_size) * epochs
+    return 3 * forward * steps
+
+
+def matmul_rate(size: int = 256, repeats: int = 50) -> float:
+    """FLOP/s of a large single-thread matrix product: the arithmetic ceiling."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(5):
+        a @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - started)
+
+
 def run(args: argparse.Namespace, ctx: Context) -> list[Figure]:
     import torch
 
     before = torch.get_num_threads()
-    # not configure_threads(1): that gives one worker all usable cores
+    # --threads, not the runtime policy: both sides run on the same thread count
     torch.set_num_threads(args.threads)
     progress(f"throughput: lengths {args.lengths}, {args.epochs} epochs each side, "
              f"{torch.get_num_threads()} torch thread(s)")
@@ -88,6 +113,7 @@ def run(args: argparse.Namespace, ctx: Context) -> list[Figure]:
     try:
         for warm_up in sides.values():  # first use of the optimizer imports torch._dynamo
             warm_up(min(args.lengths), 1)
+        rate = matmul_rate()
         for i, length in enumerate(args.lengths):
             order = list(sides) if i % 2 == 0 else list(reversed(sides))
             seconds, accuracy = {}, {}
@@ -108,6 +134,12 @@ def run(args: argparse.Namespace, ctx: Context) -> list[Figure]:
             for side in sides:
                 figures.append(Figure(SECTION, f"L={length} {side} test accuracy",
                                       accuracy[side], digits=3))
+            floor = training_flops(length, 8, 300, args.epochs) / rate
+            figures.append(Figure(SECTION, f"L={length} arithmetic floor (batch 8)", floor, "s",
+                                  note=f"training FLOPs / {rate / 1e9:.1f} GFLOP/s", digits=3))
+            figures.append(Figure(SECTION, f"L={length} seqtune wall / arithmetic floor",
+                                  seconds["seqtune"] / floor, "x", digits=0,
+                                  note="per-op overhead (and evaluation) over the arithmetic"))
             progress(f"throughput L={length}: " + ", ".join(
                 f"{side} {seconds[side]:.1f} s" for side in sides))
     finally:

@@ -92,25 +92,28 @@ class PackedRecurrent(nn.Module):
         members, batch, steps, _ = x.shape
         size = self.hidden_size
         # the input's contribution to every step at once: one matmul per layer
-        gates_in = torch.baddbmm(b_ih.unsqueeze(1), x.reshape(members, batch * steps, -1),
+        # (the GRU keeps b_hh apart: its n gate scales W_hn h + b_hn by r)
+        bias = b_ih if self.mode == "gru" else b_ih + b_hh
+        gates_in = torch.baddbmm(bias.unsqueeze(1), x.reshape(members, batch * steps, -1),
                                  w_ih.transpose(1, 2)).view(members, batch, steps, -1)
         w_hh_t, b_hh = w_hh.transpose(1, 2), b_hh.unsqueeze(1)
         outputs = []
         for t in range(steps):
-            gates_h = torch.baddbmm(b_hh, h, w_hh_t)
             g_in = gates_in[:, :, t]
             if self.mode == "rnn":
-                h = torch.tanh(g_in + gates_h)
+                h = torch.tanh(torch.baddbmm(g_in, h, w_hh_t))
             elif self.mode == "gru":
+                gates_h = torch.baddbmm(b_hh, h, w_hh_t)
                 rz = torch.sigmoid(g_in[..., :2 * size] + gates_h[..., :2 * size])
                 r, z = rz[..., :size], rz[..., size:]
                 n = torch.tanh(g_in[..., 2 * size:] + r * gates_h[..., 2 * size:])
                 h = n + z * (h - n)
             else:
-                gates = g_in + gates_h
-                i, f, o = (torch.sigmoid(gates[..., k * size:(k + 1) * size]) for k in (0, 1, 3))
+                gates = torch.baddbmm(g_in, h, w_hh_t)
+                act = torch.sigmoid(gates)  # i, f, o used; the g slice is recomputed below
+                i, f, o = act[..., :size], act[..., size:2 * size], act[..., 3 * size:]
                 g = torch.tanh(gates[..., 2 * size:3 * size])
-                c = f * c + i * g
+                c = torch.addcmul(f * c, i, g)
                 h = o * torch.tanh(c)
             outputs.append(h)
         return torch.stack(outputs, dim=2), h, c

@@ -3,12 +3,13 @@
 Verdicts, the memory curve and the post-mortem judge a configuration by
 several seeds. Run naively that multiplies the wall time by K; here:
 
-- the seeds are spread over worker processes (one torch thread each, the
-  :mod:`seqtune.runtime` policy), one group of seeds per process;
-- within a process, a group trains **packed** as one model
-  (:func:`seqtune.trainer.fit_many`) when the model is small enough that its
-  step is dominated by per-operation overhead (:func:`packing_pays`), and one
-  seed after another otherwise.
+- when the model is small enough that its step is dominated by
+  per-operation overhead (:func:`packing_pays`), a configuration's seeds train
+  **packed** as one model (:func:`seqtune.trainer.fit_many`), one job;
+- otherwise every seed is a job of its own;
+- the jobs of all configurations share one pool of worker processes (one
+  torch thread each, the :mod:`seqtune.runtime` policy); a single job runs in
+  this process.
 
 Either way each seed's result is what training it alone gives (packed: up to
 floating-point round-off), so the choice changes the wall time, not the answer.
@@ -47,57 +48,59 @@ def packing_pays(params: dict[str, Any]) -> bool:
     return int(params.get("hidden_size", 64)) * int(params.get("batch_size", 32)) <= PACK_LIMIT
 
 
-def _groups(seeds: list[int], count: int) -> list[list[int]]:
-    """``seeds`` in ``count`` groups of sizes that differ by at most one, in order."""
-    size, extra = divmod(len(seeds), count)
-    bounds = [i * size + min(i, extra) for i in range(count + 1)]
-    return [seeds[bounds[i]:bounds[i + 1]] for i in range(count)]
-
-
 def _train_group(task: Task, params: dict[str, Any], seeds: list[int], max_epochs: int,
-                 patience: int, packed: bool) -> list[Repeat]:
+                 patience: int, packed: bool, refit: bool = False) -> list[Repeat]:
     if packed and len(seeds) > 1:
-        return train_and_score_many(task, params, max_epochs, patience, seeds)
+        return train_and_score_many(task, params, max_epochs, patience, seeds, refit=refit)
     results: list[Repeat] = []
     for seed in seeds:
         try:
-            results.append(train_and_score(task, params, max_epochs, patience, seed))
+            results.append(train_and_score(task, params, max_epochs, patience, seed,
+                                           refit=refit))
         except TrainingDiverged as exc:
             results.append(exc)
     return results
 
 
 def repeat(task: Task, configurations: list[dict[str, Any]], seeds: list[int],
-           max_epochs: int, patience: int, workers: int | str = AUTO,
-           pack: bool | None = None) -> list[list[Repeat]]:
+           max_epochs: int | list[int], patience: int, workers: int | str = AUTO,
+           pack: bool | None = None, refit: bool = False) -> list[list[Repeat]]:
     """Train every configuration once per seed: ``result[i][k]`` is configuration
     ``i`` under ``seeds[k]``.
 
     ``workers``: processes to spread the work over (``auto``: one per usable
     core; 1: this process). All configurations share one pool, so the cost
-    of starting the processes is paid once. ``pack``: train a process's seeds
-    of one configuration packed (None: where :func:`packing_pays`). A seed
+    of starting the processes is paid once. ``pack``: train the seeds of a
+    configuration packed (None: where :func:`packing_pays`). A seed
     whose training diverges is returned as its :class:`TrainingDiverged` error.
+
+    ``max_epochs`` may be one number per configuration. ``refit``: the final fit
+    before test (:func:`~seqtune.study._objective.train_and_score`): on train+val
+    for exactly ``max_epochs`` epochs, no early stopping.
     """
     seeds = list(seeds)
+    epochs = (list(max_epochs) if isinstance(max_epochs, list)
+              else [max_epochs] * len(configurations))
     processes = resolve_workers(workers)
     jobs = []  # (configuration index, seeds, packed)
     for i, params in enumerate(configurations):
         packed = packing_pays(params) if pack is None else pack
-        groups = (_groups(seeds, min(processes, len(seeds))) if packed
-                  else [[seed] for seed in seeds])
+        # a pack is one job: splitting it over processes saves less than a
+        # process costs to start (measured: seconds, against a pack of 5 small
+        # models costing about 1.7x one)
+        groups = [seeds] if packed else [[seed] for seed in seeds]
         jobs += [(i, group, packed) for group in groups if group]
     processes = min(processes, len(jobs))
     if processes <= 1:
-        outputs = [_train_group(task, configurations[i], group, max_epochs, patience, packed)
-                   for i, group, packed in jobs]
+        outputs = [_train_group(task, configurations[i], group, epochs[i], patience, packed,
+                                refit) for i, group, packed in jobs]
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, "torch._dynamo"])
         with ProcessPoolExecutor(max_workers=processes, mp_context=context,
                                  initializer=configure_threads) as pool:
-            futures = [pool.submit(_train_group, task, configurations[i], group, max_epochs,
-                                   patience, packed) for i, group, packed in jobs]
+            futures = [pool.submit(_train_group, task, configurations[i], group, epochs[i],
+                                   patience, packed, refit) for i, group, packed in jobs]
             outputs = [future.result() for future in futures]
     done = {(i, seed): result for (i, group, _), output in zip(jobs, outputs, strict=True)
             for seed, result in zip(group, output, strict=True)}

@@ -1,0 +1,92 @@
+"""Section ``repeats``: K seeds of one configuration against one seed.
+
+Three sizes, each timed in this process with one torch thread per process
+(the runtime policy), K seeds (default 5) against one:
+
+- the post-mortem's question-size chain (Dense(1,3)-LSTM(3,3), batches of 3
+  from the batching defect, teacher-forced), K seeds packed as one model
+  (``train_flux_seeds``). Target: K seeds <= 1.5x the wall of one.
+- the NNDL post's configuration (tanh RNN 32, batch 8, DigitSum L=35) through
+  ``seqtune.study.repeat`` with its defaults (packed where it pays, spread over
+  the usable cores). Target: <= 2.5x the wall of one.
+- the digitsum study's ``[start]`` configuration (GRU 240, batch 32, L=35): the
+  same ``repeat`` against K runs one after another. Target: >= 1.8x faster.
+
+Walls include everything a caller waits for: worker start-up, training,
+val/test scoring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tomllib
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks._common import STUDIES, Context, Figure, progress, target_figure
+
+SECTION = "repeats"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("repeats")
+    group.add_argument("--repeats-k", type=int, default=5, help="seeds per configuration "
+                       "(default: 5)")
+    group.add_argument("--repeats-epochs", type=int, default=5,
+                       help="epochs of every run (default: 5)")
+
+
+def _timed(work: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def run(args: argparse.Namespace, ctx: Context) -> list[Figure]:
+    from seqtune.postmortem import FluxTask, train_flux, train_flux_seeds
+    from seqtune.postmortem._configs import Setup
+    from seqtune.runtime import configure_threads, usable_cores
+    from seqtune.study import repeat, train_and_score
+    from seqtune.tasks import make_task
+
+    configure_threads()
+    k, epochs = args.repeats_k, args.repeats_epochs
+    seeds = list(range(k))
+    figures: list[Figure] = []
+    note = f"{epochs} epochs, {usable_cores()} usable cores"
+
+    flux, setup = FluxTask(rule="drift"), Setup(epochs=epochs)
+    train_flux(flux, Setup(epochs=1), 0)  # one-off imports out of the timing
+    progress(f"repeats: question-size chain, 1 seed vs {k} packed")
+    one = _timed(lambda: train_flux(flux, setup, 0))
+    many = _timed(lambda: train_flux_seeds(flux, setup, seeds))
+    figures += [Figure(SECTION, "question-size chain, 1 seed wall", one, "s", note=note),
+                Figure(SECTION, f"question-size chain, {k} seeds packed wall", many, "s"),
+                target_figure(SECTION, f"question-size chain, {k} seeds / 1 seed", many / one,
+                              "<=", 1.5, "x")]
+
+    digits = make_task({"name": "digitsum", "length": 35})
+    nndl = {"architecture": "rnn", "hidden_size": 32, "num_layers": 1, "batch_size": 8,
+            "learning_rate": 1e-3, "grad_clip": 0.0}
+    progress(f"repeats: NNDL configuration, 1 seed vs {k} via repeat()")
+    one = _timed(lambda: train_and_score(digits, nndl, epochs, epochs, 0))
+    many = _timed(lambda: repeat(digits, [nndl], seeds, epochs, epochs))
+    figures += [Figure(SECTION, "NNDL configuration, 1 seed wall", one, "s", note=note),
+                Figure(SECTION, f"NNDL configuration, {k} seeds wall", many, "s"),
+                target_figure(SECTION, f"NNDL configuration, {k} seeds / 1 seed", many / one,
+                              "<=", 2.5, "x")]
+
+    start = tomllib.loads((STUDIES / "digitsum.toml").read_text())["start"]
+    study = {**start, "architecture": start.get("architecture", "gru")}
+    progress(f"repeats: digitsum [start] configuration, {k} in a row vs repeat()")
+    in_a_row = _timed(lambda: [train_and_score(digits, study, epochs, epochs, s)
+                               for s in seeds])
+    many = _timed(lambda: repeat(digits, [study], seeds, epochs, epochs))
+    label = f"{study['architecture']} {study.get('hidden_size')}, batch {study.get('batch_size')}"
+    figures += [Figure(SECTION, f"studies' default ({label}), {k} in a row wall", in_a_row,
+                       "s", note=note),
+                Figure(SECTION, f"studies' default ({label}), {k} via repeat() wall", many, "s"),
+                target_figure(SECTION, "studies' default, in a row / repeat()", in_a_row / many,
+                              ">=", 1.8, "x")]
+    return figures
