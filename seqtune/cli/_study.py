@@ -17,7 +17,11 @@ from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError
 from seqtune.runtime import AUTO, configure_threads, resolve_workers
 from seqtune.study import best_per_architecture, optimize, redact, resolve_storage_url
+from seqtune.study._refit import DEFAULT_REPEATS
 from seqtune.study._storage import GRACE_FACTOR, HEARTBEAT_INTERVAL
+
+#: repeats per architecture under ``run --quick``
+QUICK_REPEATS = 2
 
 
 def _check_workers(value: str) -> str:
@@ -33,6 +37,12 @@ WorkersOpt = Annotated[str, typer.Option(
     help="Worker processes on this machine, one torch thread each: 'auto' (one per "
          "usable core) or N; 1 runs the trials in this process. More machines: run "
          "this command on each against one PostgreSQL --storage.")]
+
+
+RepeatsOpt = Annotated[int | None, typer.Option(
+    min=0, help="After the trials, retrain each architecture's best configuration on "
+                "train+val under this many seeds and score it on test (default 5; "
+                "run --quick: 2; 0: none).")]
 
 
 def _run_study(config: StudyConfig, storage: str, **options: Any) -> list[dict[str, Any]]:
@@ -67,6 +77,7 @@ def optimize_cmd(
                     "dead: the trial is failed and queued again "
                     f"(default {GRACE_FACTOR} x --heartbeat-interval).")] = None,
     artifact_dir: ArtifactDirOpt = None,
+    repeats: RepeatsOpt = None,
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print the best trial per architecture as JSON.")] = False,
 ) -> None:
@@ -92,7 +103,7 @@ def optimize_cmd(
     configure_threads()
     rows = [row for c in configs for row in _run_study(
         c, url, workers=processes, heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period)]
+        grace_period=grace_period, repeats=DEFAULT_REPEATS if repeats is None else repeats)]
     if as_json:
         print(json.dumps(rows))
     else:
@@ -108,6 +119,7 @@ def run_cmd(
     storage: StorageOpt = None,
     artifact_dir: ArtifactDirOpt = None,
     workers: WorkersOpt = AUTO,
+    repeats: RepeatsOpt = None,
 ) -> None:
     """The main job: run every study in studies/, print the best trial per
     task and architecture, then each study's leaderboard against its baselines,
@@ -125,7 +137,10 @@ def run_cmd(
     configure_threads()
     started = time.perf_counter()
     expanded = [e for c in configs for e in c.expand()]
-    rows = [row for e in expanded for row in _run_study(e, url, workers=processes)]
+    if repeats is None:
+        repeats = QUICK_REPEATS if quick else DEFAULT_REPEATS
+    rows = [row for e in expanded for row in _run_study(e, url, workers=processes,
+                                                        repeats=repeats)]
     console.print(summary_table("best trial per task and architecture", rows))
     for e in expanded:
         show_leaderboard(load_study(e.name, url))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import socket
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from seqtune.errors import TrainingDiverged
@@ -16,7 +17,7 @@ from seqtune.space import suggest
 from seqtune.study import _signals
 from seqtune.study._artifacts import BestCheckpoint
 from seqtune.tasks import Splits, Task
-from seqtune.trainer import FitResult, TrainConfig, evaluate, fit, fit_many, predict
+from seqtune.trainer import FitResult, TrainConfig, fit, fit_many, predict
 
 _TRAIN_PARAMS = ("architecture", "hidden_size", "num_layers", "learning_rate", "weight_decay",
                  "batch_size", "grad_clip")
@@ -38,6 +39,8 @@ class TrialOutcome:
     val: dict[str, float]
     test: dict[str, float]
     diagnostics: dict[str, Any]
+    #: the main metric per test point (``Task.metric_points``; None if the task has none)
+    test_points: np.ndarray | None = None
 
     def user_attrs(self) -> dict[str, Any]:
         """What a trial stores, readable with ``optuna trials`` or the dashboard."""
@@ -48,31 +51,54 @@ class TrialOutcome:
                 "train_seconds": round(self.fit.seconds, 3)}
 
 
-def train_and_score(task: Task, params: dict[str, Any], max_epochs: int, patience: int,
-                    seed: int, hook: Any = None) -> TrialOutcome:
-    """Train one configuration and score it on val and test (shared by studies,
-    ``seqtune evaluate`` and the post-mortem)."""
+def _setup(task: Task, params: dict[str, Any], max_epochs: int, patience: int, seed: int,
+           refit: bool) -> tuple[Splits, TrainConfig]:
+    """The splits and the training settings; ``refit``: train on train+val
+    (``Task.refit_splits``) for exactly ``max_epochs`` epochs, keeping the last
+    epoch's weights (no early stopping, no selection on val: val is in training)."""
     data_params = {k: params[k] for k in task.data_params if k in params}
-    splits = task.splits(**data_params)
-    return score_fit(task, splits,
-                     fit(task, splits, train_config(params, max_epochs, patience, seed), hook))
+    config = train_config(params, max_epochs, patience, seed)
+    if not refit:
+        return task.splits(**data_params), config
+    return (task.refit_splits(**data_params),
+            replace(config, patience=max_epochs, restore_best=False))
 
 
-def score_fit(task: Task, splits: Splits, result: FitResult) -> TrialOutcome:
-    """Val scores, test scores and the task's diagnostics of one trained model."""
-    diagnostics = task.diagnostics(splits.val, lambda x: predict(result.model, x))
-    return TrialOutcome(result, result.val_scores, evaluate(task, result.model, splits.test),
-                        diagnostics)
+def train_and_score(task: Task, params: dict[str, Any], max_epochs: int, patience: int,
+                    seed: int, hook: Any = None, refit: bool = False) -> TrialOutcome:
+    """Train one configuration and score it on val and test (shared by studies,
+    ``seqtune evaluate`` and the post-mortem). ``refit``: the final fit before
+    test, on train+val for ``max_epochs`` epochs (its val scores mean nothing)."""
+    splits, config = _setup(task, params, max_epochs, patience, seed, refit)
+    return score_fit(task, splits, fit(task, splits, config, hook), diagnose=not refit)
+
+
+def score_fit(task: Task, splits: Splits, result: FitResult,
+              diagnose: bool = True) -> TrialOutcome:
+    """Val scores, test scores (and per test point) and the task's diagnostics of
+    one trained model."""
+    diagnostics = (task.diagnostics(splits.val, lambda x: predict(result.model, x))
+                   if diagnose else {})
+    predictions = predict(result.model, splits.test.inputs)
+    try:
+        points = task.metric_points(splits.test, predictions)
+    except NotImplementedError:
+        points = None
+    return TrialOutcome(result, result.val_scores, task.score(splits.test, predictions),
+                        diagnostics, points)
 
 
 def train_and_score_many(task: Task, params: dict[str, Any], max_epochs: int, patience: int,
-                         seeds: list[int]) -> list[TrialOutcome | TrainingDiverged]:
+                         seeds: list[int], refit: bool = False
+                         ) -> list[TrialOutcome | TrainingDiverged]:
     """:func:`train_and_score` once per seed, the seeds trained packed as one model
     (:func:`seqtune.trainer.fit_many`); a diverged seed is returned as its error."""
-    data_params = {k: params[k] for k in task.data_params if k in params}
-    splits = task.splits(**data_params)
-    configs = [train_config(params, max_epochs, patience, seed) for seed in seeds]
-    return [r if isinstance(r, TrainingDiverged) else score_fit(task, splits, r)
+    configs = []
+    for seed in seeds:
+        splits, config = _setup(task, params, max_epochs, patience, seed, refit)
+        configs.append(config)
+    return [r if isinstance(r, TrainingDiverged) else score_fit(task, splits, r,
+                                                                diagnose=not refit)
             for r in fit_many(task, splits, configs)]
 
 

@@ -19,6 +19,7 @@ from seqtune.space import distributions
 from seqtune.study import _signals
 from seqtune.study._artifacts import resolve_artifact_dir
 from seqtune.study._objective import Objective
+from seqtune.study._refit import DEFAULT_REPEATS, ensure_repeats
 from seqtune.study._storage import Storage, open_storage, redact
 from seqtune.study._workers import run_workers
 from seqtune.tasks import Task, make_task
@@ -138,11 +139,14 @@ def finished_trials(study: optuna.Study) -> int:
 
 
 def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = True,
-             workers: int = 1, **storage_kwargs: Any) -> optuna.Study:
+             workers: int = 1, repeats: int = DEFAULT_REPEATS,
+             **storage_kwargs: Any) -> optuna.Study:
     """Run ``config`` until the study holds ``n_trials`` finished trials (or the
     timeout passes), here or in ``workers`` processes (never more processes
     than trials still missing; one runs here). Rerunning resumes the same
-    study."""
+    study. Then retrain each architecture's best configuration on train+val
+    under ``repeats`` seeds (:func:`~seqtune.study._refit.ensure_repeats`; 0:
+    none)."""
     config = config.with_overrides(
         artifact_dir=str(resolve_artifact_dir(storage_url, config.artifact_dir)))
     study, task = prepare_study(config, storage_url, queue_start=True, **storage_kwargs)
@@ -152,6 +156,8 @@ def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = Tr
         run_workers(_worker, (config, storage_url, storage_kwargs), processes)
     else:
         run_trials(study, task, config, show_progress_bar)
+    ensure_repeats(study, task, config.space, repeats, config.seed,
+                   Path(config.artifact_dir), workers=max(workers, 1))
     return study
 
 

@@ -56,6 +56,9 @@ class Task(ABC):
     model_kind: ClassVar[ModelKind]
     #: trial parameter names that change the data (the task's sequence-length knob)
     data_params: ClassVar[tuple[str, ...]] = ()
+    #: how verdicts compare two models on the test points: ``"bootstrap"`` (paired,
+    #: over points and seeds) or ``"diebold-mariano"`` (one-step-ahead forecasts)
+    paired_test: ClassVar[str] = "bootstrap"
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
@@ -68,6 +71,26 @@ class Task(ABC):
     @abstractmethod
     def score(self, split: Split, predictions: np.ndarray) -> dict[str, float]:
         """Metrics of ``predictions`` on ``split``; the first key is ``self.metric``."""
+
+    def metric_points(self, split: Split, predictions: np.ndarray) -> np.ndarray:
+        """The main metric per test point (one value per example, e.g. its squared
+        error or whether it is right): their mean is ``score(...)[self.metric]``.
+        The paired tests of the verdicts compare two models point by point."""
+        raise NotImplementedError(f"task {self.name!r} gives no per-point metric")
+
+    def metric_points_values(self, split: Split, values: np.ndarray) -> np.ndarray:
+        """:meth:`metric_points` of forecasts in the data's own units (the same as
+        model space for a task that does not scale)."""
+        return self.metric_points(split, values)
+
+    def refit_splits(self, **data_params: Any) -> Splits:
+        """The splits of the final fit before test: train is train+val (inputs and
+        targets concatenated, the train split's ``meta``), val and test as in
+        :meth:`splits`. Override where concatenating is not enough."""
+        s = self.splits(**data_params)
+        train = Split(np.concatenate([s.train.inputs, s.val.inputs]),
+                      np.concatenate([s.train.targets, s.val.targets]), dict(s.train.meta))
+        return Splits(train, s.val, s.test)
 
     def diagnostics(self, split: Split, predict: Predictor) -> dict[str, Any]:
         """Extra evidence that needs the model itself (e.g. permutation importance)."""

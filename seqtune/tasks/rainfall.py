@@ -77,6 +77,7 @@ class RainfallTask(Task):
     metric: ClassVar[str] = "mse"
     direction: ClassVar[Literal["minimize", "maximize"]] = "minimize"
     model_kind = "forecaster"
+    paired_test: ClassVar[str] = "diebold-mariano"
     data_params = ("window",)
 
     def __init__(self, csv: str | None = None, target: str = TARGET,
@@ -156,6 +157,24 @@ class RainfallTask(Task):
         """MSE and MAE in the series' own units; ``predictions`` are scaled like
         the split's targets (what the model outputs)."""
         return self.score_values(split, self.unscale(split, predictions.reshape(-1)))
+
+    def metric_points(self, split: Split, predictions: np.ndarray) -> np.ndarray:
+        """Squared error of each one-step forecast, in the series' units."""
+        return self.metric_points_values(split, self.unscale(split, predictions.reshape(-1)))
+
+    def metric_points_values(self, split: Split, values: np.ndarray) -> np.ndarray:
+        y = self.unscale(split, split.targets)
+        return (np.asarray(values, dtype=np.float64).reshape(-1) - y) ** 2
+
+    def refit_splits(self, **data_params: Any) -> Splits:
+        """Train+val windows (each from the true history before its target, scaled
+        with the train statistics), with their time index."""
+        s = self.splits(**data_params)
+        train = Split(np.concatenate([s.train.inputs, s.val.inputs]),
+                      np.concatenate([s.train.targets, s.val.targets]),
+                      {**s.train.meta,
+                       "index": np.concatenate([s.train.meta["index"], s.val.meta["index"]])})
+        return Splits(train, s.val, s.test)
 
     def score_values(self, split: Split, values: np.ndarray) -> dict[str, float]:
         """MSE and MAE of forecasts already in the series' own units."""

@@ -103,6 +103,11 @@ class SeededTask(Task):
         return {"mse": float(np.mean((p - y) ** 2)), "nmse": normalized_mse(y, p),
                 "drift_ratio": float(np.mean(ratio))}
 
+    def metric_points(self, split: Split, predictions: np.ndarray) -> np.ndarray:
+        """Each sequence's continuation MSE (their mean is the task's MSE)."""
+        y, p = split.targets.astype(np.float64), predictions.astype(np.float64)
+        return np.mean((p - y) ** 2, axis=1)
+
     def diagnostics(self, split: Split, predict: Predictor) -> dict[str, Any]:
         """Drift ratio per step, seed attribution and the seed-4 slope."""
         seeds, y = split.inputs, split.targets.astype(np.float64)
