@@ -1,0 +1,177 @@
+"""Paired tests behind every comparison word of a verdict.
+
+Pure functions of per-point test metrics (``Task.metric_points``): a model's
+values for each seed and test point (seeds x points) against a baseline's on
+the same points.
+
+- :func:`paired_bootstrap`: resample test points and seeds together; the mean
+  difference, its 95 % percentile interval and a two-sided p-value (MSE-type
+  metrics and accuracy alike);
+- :func:`diebold_mariano`: one-step-ahead forecasts, squared-error loss
+  differentials (the model's loss averaged over seeds), with the small-sample
+  correction of Harvey, Leybourne and Newbold (1997) and Student's t;
+- :func:`mcnemar`: accuracy of one seed against a baseline, exact binomial.
+
+:func:`compare` picks one, and :class:`Comparison` words the result at 5 %:
+"beats", "cannot be told apart from" or "loses to", with the difference and
+its interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+ALPHA = 0.05
+BOOTSTRAP = "paired bootstrap"
+DIEBOLD_MARIANO = "Diebold-Mariano"
+MCNEMAR = "McNemar"
+#: normalized MSE at or below which a model counts as solving a task that an
+#: exact baseline solves (the exact baseline itself sits at round-off, ~1e-15)
+SOLVED_NMSE = 1e-3
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Model minus baseline on the same test points (metric units)."""
+
+    diff: float
+    low: float
+    high: float
+    p: float
+    #: the baseline's mean metric (what a relative difference is relative to)
+    reference: float
+    seeds: int
+    points: int
+    test: str
+    maximize: bool
+
+    @property
+    def significant(self) -> bool:
+        return self.p < ALPHA
+
+    @property
+    def word(self) -> str:
+        if not self.significant or self.diff == 0:
+            return "cannot be told apart from"
+        better = self.diff > 0 if self.maximize else self.diff < 0
+        return "beats" if better else "loses to"
+
+    def _amount(self, x: float) -> str:
+        if not self.maximize and self.reference > 0:
+            return f"{x / self.reference:+.0%}".replace("%", " %")
+        return f"{x:+.3g}"
+
+    def sentence(self, baseline: str) -> str:
+        """e.g. 'cannot be told apart from the seasonal mean (+3 %, 95 % interval
+        -9 % .. +14 %, p = 0.61, 5 seeds)'."""
+        p = "p < 0.001" if self.p < 0.001 else f"p = {self.p:.2g}"
+        seeds = (f"{self.seeds} seeds" if self.seeds > 1 else
+                 "1 seed: no interval over seeds, the interval covers the test points only")
+        return (f"{self.word} {baseline} ({self._amount(self.diff)}, 95 % interval "
+                f"{self._amount(self.low)} .. {self._amount(self.high)}, {p}, {self.test} "
+                f"over {self.points} test points, {seeds})")
+
+
+def _as_seeds(model: np.ndarray) -> np.ndarray:
+    model = np.asarray(model, dtype=np.float64)
+    return model[None, :] if model.ndim == 1 else model
+
+
+def paired_bootstrap(model: np.ndarray, baseline: np.ndarray, maximize: bool = False,
+                     n_boot: int = 4000, seed: int = 0) -> Comparison:
+    """Resample the test points (and, with several, the seeds) with replacement,
+    the same points for model and baseline; the interval is the 2.5-97.5
+    percentile range of the mean difference, the p-value twice the smaller tail
+    beyond 0."""
+    m, b = _as_seeds(model), np.asarray(baseline, dtype=np.float64)
+    n_seeds, n = m.shape
+    rng = np.random.default_rng(seed)
+    point_counts = rng.multinomial(n, np.full(n, 1 / n), size=n_boot).astype(np.float64)
+    seed_counts = (rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_boot)
+                   .astype(np.float64) if n_seeds > 1 else np.ones((n_boot, 1)))
+    model_means = np.einsum("bs,sn,bn->b", seed_counts, m, point_counts) / (n_seeds * n)
+    base_means = point_counts @ b / n
+    diffs = model_means - base_means
+    low, high = np.percentile(diffs, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)])
+    p = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
+    return Comparison(float(m.mean() - b.mean()), float(low), float(high), float(p),
+                      float(b.mean()), n_seeds, n, BOOTSTRAP, maximize)
+
+
+def diebold_mariano(model: np.ndarray, baseline: np.ndarray, maximize: bool = False,
+                    horizon: int = 1) -> Comparison:
+    """Diebold-Mariano on the loss differentials d_t = model_t - baseline_t (the
+    model's per-point losses averaged over seeds), long-run variance from the
+    autocovariances up to lag ``horizon - 1``, corrected for small samples as
+    Harvey et al. (1997) propose and referred to Student's t with T - 1 degrees
+    of freedom. The interval is the mean differential +- t * its corrected
+    standard error."""
+    m, b = _as_seeds(model), np.asarray(baseline, dtype=np.float64)
+    d = m.mean(axis=0) - b
+    t_len, mean = len(d), float(d.mean())
+    centred = d - mean
+    gamma = [float(centred[k:] @ centred[:t_len - k]) / t_len for k in range(horizon)]
+    variance = (gamma[0] + 2 * sum(gamma[1:])) / t_len
+    correction = math.sqrt((t_len + 1 - 2 * horizon + horizon * (horizon - 1) / t_len) / t_len)
+    quantile = stats.t.ppf(1 - ALPHA / 2, t_len - 1)
+    if variance <= 0:
+        p, half = (1.0 if mean == 0 else 0.0), 0.0
+    else:
+        se = math.sqrt(variance) / correction
+        p = float(2 * stats.t.sf(abs(mean / se), t_len - 1))
+        half = float(quantile * se)
+    return Comparison(mean, mean - half, mean + half, p, float(b.mean()), m.shape[0], t_len,
+                      DIEBOLD_MARIANO, maximize)
+
+
+def mcnemar(model: np.ndarray, baseline: np.ndarray) -> Comparison:
+    """Exact McNemar test of two classifiers' correctness (1/0) on the same
+    examples: the discordant pairs against a fair coin; the interval is the
+    paired bootstrap's."""
+    m, b = np.asarray(model, dtype=np.float64).reshape(-1), np.asarray(baseline, np.float64)
+    only_model, only_base = int(np.sum((m == 1) & (b == 0))), int(np.sum((m == 0) & (b == 1)))
+    p = (1.0 if only_model + only_base == 0 else
+         float(stats.binomtest(only_model, only_model + only_base, 0.5).pvalue))
+    boot = paired_bootstrap(m, b, maximize=True)
+    return Comparison(boot.diff, boot.low, boot.high, p, boot.reference, 1, len(m), MCNEMAR,
+                      True)
+
+
+def compare(model: np.ndarray, baseline: np.ndarray, maximize: bool,
+            method: str = "bootstrap") -> Comparison:
+    """The task's paired test (``Task.paired_test``) of model against baseline."""
+    m = _as_seeds(model)
+    if method == "diebold-mariano":
+        return diebold_mariano(m, baseline, maximize)
+    binary = np.isin(m, (0.0, 1.0)).all() and np.isin(baseline, (0.0, 1.0)).all()
+    if m.shape[0] == 1 and binary:
+        return mcnemar(m[0], baseline)
+    return paired_bootstrap(m, baseline, maximize)
+
+
+def seed_interval(values: list[float]) -> tuple[float, float, float]:
+    """Mean and 95 % Student-t interval over seeds (NaN bounds with one seed)."""
+    v = np.asarray(values, dtype=np.float64)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(1 - ALPHA / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    return mean, mean - half, mean + half
+
+
+def solved_sentence(nmse: list[float], yardstick: str, threshold: float = SOLVED_NMSE) -> str:
+    """An exact baseline as a yardstick: solved or not by a stated threshold on
+    the test normalized MSE, never a ratio against round-off."""
+    mean, low, high = seed_interval(nmse)
+    n = len(nmse)
+    spread = (f" (95 % interval {low:.2g} .. {high:.2g} over {n} seeds)" if n > 1
+              else " (1 seed: no interval)")
+    if mean <= threshold:
+        return (f"solves the task: test normalized MSE {mean:.2g}{spread} <= {threshold:g}, "
+                f"the threshold for solved; {yardstick} is exact (a yardstick, not a rival)")
+    return (f"does not solve the task: test normalized MSE {mean:.2g}{spread} > "
+            f"{threshold:g}, the threshold for solved, which {yardstick} (exact) meets")
