@@ -147,7 +147,8 @@ def test_verdict_names_the_defect_that_alone_collapses_the_model():
     assert verdict.harmless == ["warmup", "metric"]
     assert verdict.restoring_fixes == ["batching"]
     text = explain(verdict)
-    assert "the batching helper gives a flat continuation (drift ratio 0.04" in text
+    assert ("the batching helper collapses it in 1/1 seeds, a seed-independent change from "
+            "the last seed in 1/1 seeds" in text)
     assert "Restored by a single fix of the original: fixing the batching helper" in text
 
 
@@ -161,21 +162,56 @@ def test_verdict_says_so_when_nothing_collapses_and_its_numbers_follow_the_table
     assert "drift ratio 0.917" in changed and "drift ratio 0.917" not in text
 
 
+def _seeds(**columns: list) -> dict:
+    n = len(next(iter(columns.values())))
+    base = {"seed": list(range(n)), "draw": [0] * n, "test_nmse": [0.9] * n,
+            "test_drift_ratio": [0.05] * n, "test_seed4_slope": [0.01] * n,
+            "test_seed4_slope_true": [0.5] * n, "test_bias": [1.0] * n, "test_mse": [1.0] * n,
+            "test_mse_question": [4.0] * n}
+    return {"per_seed": {**base, **columns}}
+
+
+def test_stated_shares_follow_each_seeds_stored_numbers():
+    original = _seeds(test_drift_ratio=[0.05] * 5)
+    text = explain(judge("drift", _table(original=original)))
+    assert "reproduces the question's symptom in 5/5 seeds" in text
+    assert "a seed-independent change from the last seed in 5/5 seeds" in text
+    assert "biased in 5/5 seeds" in text
+    # one seed's stored numbers change: the stated share changes with it
+    original["per_seed"]["test_drift_ratio"][2] = 0.95
+    original["per_seed"]["test_seed4_slope"][2] = 0.49
+    original["per_seed"]["test_bias"][2] = 0.0
+    verdict = judge("drift", _table(original=original))
+    text = explain(verdict)
+    assert "reproduces the question's symptom in 4/5 seeds" in text
+    assert "a seed-independent change from the last seed in 4/5 seeds" in text
+    assert "biased in 4/5 seeds" in text
+    assert verdict.with_role("original").state == "seed-independent change 4/5"
+    # a majority is needed: 2 of 5 collapsed is no collapse
+    for k in (0, 1, 3):
+        original["per_seed"]["test_drift_ratio"][k] = 0.95
+        original["per_seed"]["test_seed4_slope"][k] = 0.49
+    text = explain(judge("drift", _table(original=original)))
+    assert ("does not reproduce the question's symptom in a majority of seeds "
+            "(collapsed in 1/5)") in text
+
+
 def test_verdict_reads_a_defect_that_only_breaks_conditioning():
     unconditioned = {"val_drift_ratio": 0.8, "seed4_slope": 0.02, "val_nmse": 1.5}
     verdict = judge("drift", _table(only_warmup=unconditioned))
     assert verdict.culprits == ["warmup"]
-    assert "a continuation that moves but ignores seed 4" in explain(verdict)
+    assert "a change that moves but ignores seed 4 in 1/1 seeds" in explain(verdict)
 
 
 def test_small_postmortem_study_end_to_end_and_resumed_by_the_cli(tmp_path, sqlite_url, cli):
     (study, verdict), = run_postmortems(sqlite_url, ["drift"], studies=REPO / "studies",
-                                        max_epochs=1, workers=2)
+                                        max_epochs=1, workers=2, n_seeds=2, n_draws=1,
+                                        factorial=False)
     assert study.study_name == "postmortem-cap1-drift"
     loaded = optuna.load_study(study_name=study.study_name, storage=sqlite_url)
     trials = loaded.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     names = sorted(t.params["configuration"] for t in trials)
-    assert names == sorted(c.name for c in configurations())
+    assert names == sorted(c.name for c in configurations(factorial=False))
     by_name = {t.params["configuration"]: t for t in trials}
     original = by_name["original"].user_attrs
     assert original["defects_on"] == ["batching", "warmup", "metric"]
@@ -189,9 +225,16 @@ def test_small_postmortem_study_end_to_end_and_resumed_by_the_cli(tmp_path, sqli
     assert by_name["fix-metric"].user_attrs["val_error_reported"] == original["val_mse"]
     assert "[start] table" in by_name["tuned"].user_attrs["tuned_source"]
     assert loaded.user_attrs["explanation"] == explain(verdict)
+    # every seed's numbers, on val and test, as one list per key
+    per_seed = original["per_seed"]
+    assert per_seed["seed"] == [0, 1] and per_seed["draw"] == [0, 0]
+    assert {"val_nmse", "test_nmse", "test_bias", "test_seed4_slope"} <= set(per_seed)
+    assert original["test_nmse"] == pytest.approx(float(np.median(per_seed["test_nmse"])))
+    assert set(loaded.user_attrs["baselines"]) == {"per-step mean", "persistence",
+                                                    "least squares"}
 
     done = cli("-q", "postmortem", "--storage", sqlite_url, "--rule", "drift",
-               "--max-epochs", "1")
+               "--max-epochs", "1", "--seeds", "2", "--draws", "1", "--no-factorial")
     assert done.returncode == 0, done.stderr
     assert "post-mortem, rule drift" in done.stdout and "Rule drift:" in done.stdout
     assert len(optuna.load_study(study_name=study.study_name,

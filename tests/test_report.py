@@ -61,7 +61,8 @@ def filled(tmp_path_factory, shared_data) -> dict[str, Any]:
                "teacher_forcing": 0.0, "rollout": 5}
     optimize(_config("seeded-drift", name=XSS, task=SMALL_SEEDED, space=parse_space(diverge),
                      start={}, n_trials=1, max_epochs=1), url, show_progress_bar=False)
-    run_postmortems(url, ["drift"], studies=REPO / "studies", max_epochs=1)
+    run_postmortems(url, ["drift"], studies=REPO / "studies", max_epochs=1, n_seeds=2,
+                    n_draws=1, factorial=False)
     out = folder / "reports"
     started = time.perf_counter()
     done = run_cli("report", "--storage", url, "--out", str(out))

@@ -9,35 +9,47 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from seqtune.cli._app import StorageOpt, app, console
-from seqtune.postmortem import Verdict, explain, run_postmortems
+from seqtune.postmortem import Row, Verdict, explain, run_postmortems
 from seqtune.runtime import configure_threads, usable_cores
 from seqtune.study import redact, resolve_storage_url
 
 _INITIALS = {"batching": "B", "warmup": "W", "metric": "M"}
 
 
+def _mr(r: Row, key: str, fmt: str) -> str:
+    low, high = r.spread(key)
+    value = format(r.med(key), fmt)
+    return value if r.n <= 1 or low == high else f"{value} [{format(low, fmt)},{format(high, fmt)}]"
+
+
 def verdict_table(verdict: Verdict) -> Table:
-    """One row per configuration: its switches, its numbers, and what they mean."""
-    table = Table(title=f"post-mortem, rule {verdict.rule} (val split)", box=box.SIMPLE_HEAD,
+    """One row per configuration (median [min,max] over seeds, test split), its
+    switches, the share of seeds in its most common state; then the baselines."""
+    table = Table(title=escape(f"post-mortem, rule {verdict.rule} (test split; median "
+                               "[min,max] over seeds)"), box=box.SIMPLE_HEAD,
                   caption="defects on: B batching, W warm-up, M metric; tf: teacher forcing; "
-                          "budget: epochs, widths, learning rate; err: the val error as the "
-                          "configuration reports it", caption_justify="left")
-    for column in ("configuration", "defects", "tf", "budget", "err", "MSE", "nMSE", "drift",
-                   "seed-4 slope/true", "state"):
+                          "budget: epochs, widths, learning rate; err: the error as the "
+                          "configuration reports it; bias: mean error in target sd; state: "
+                          "most common state, seeds in it / seeds", caption_justify="left")
+    for column in ("configuration", "defects", "tf", "budget", "err", "nMSE", "drift",
+                   "slope/true", "bias", "state"):
         table.add_column(column, no_wrap=True,
                          justify="left" if column in ("configuration", "defects", "budget",
                                                       "state") else "right")
-    for r in verdict.rows:
+    for r in verdict.rows + verdict.baselines:
         s = r.setup
         table.add_row(
-            r.name, "".join(_INITIALS[d] for d in r.defects_on) or "-",
+            escape(r.name), "".join(_INITIALS[d] for d in r.defects_on) or "-",
             f"{s['teacher_forcing']:g}" if s else "",
-            f"{s['epochs']}, {s['width']}/{s['head']}, {s['learning_rate']:g}" if s else "tuned",
-            f"{r.val_error_reported:.3g}", f"{r.val_mse:.3g}", f"{r.nmse:.3g}",
-            f"{r.drift_ratio:.3f}", f"{r.slope:.3f}/{r.slope_true:.3f}", r.state)
+            (f"{s['epochs']}, {s['width']}/{s['head']}, {s['learning_rate']:g}" if s
+             else r.role),
+            f"{r.error_reported:.3g}", escape(_mr(r, "nmse", ".2g")),
+            escape(_mr(r, "drift_ratio", ".2f")), f"{r.slope_ratio:.2f}",
+            escape(_mr(r, "bias", "+.1f")), r.state)
     return table
 
 
@@ -49,8 +61,9 @@ def print_postmortem(verdicts: list[Verdict]) -> None:
         out.print()
 
 
-#: ``seqtune run --quick`` caps the post-mortem's configurations at this many epochs
+#: ``--quick`` (and ``seqtune run --quick``): 3 epochs, one data draw, no factorial
 QUICK_EPOCHS = 3
+QUICK = {"max_epochs": QUICK_EPOCHS, "n_draws": 1, "factorial": False}
 
 
 def postmortem_after_run(url: str, studies: Path, quick: bool) -> None:
@@ -59,9 +72,8 @@ def postmortem_after_run(url: str, studies: Path, quick: bool) -> None:
     rules = [r for r in ("drift", "ar2") if (studies / f"seeded-{r}.toml").is_file()]
     if not rules:
         return
-    results = run_postmortems(url, rules, studies=studies,
-                              max_epochs=QUICK_EPOCHS if quick else None,
-                              workers=usable_cores())
+    results = run_postmortems(url, rules, studies=studies, workers=usable_cores(),
+                              **(QUICK if quick else {}))
     print_postmortem([verdict for _, verdict in results])
 
 
@@ -74,7 +86,17 @@ def postmortem_cmd(
     max_epochs: Annotated[int | None, typer.Option(
         help="Cap every configuration at N epochs, for a quick look (the question's "
              "budget is 20). A capped run is its own study (prefix + '-cap<N>').")] = None,
-    seed: Annotated[int, typer.Option(help="Training seed of every configuration.")] = 0,
+    seed: Annotated[int, typer.Option(help="First training seed of every configuration.")] = 0,
+    seeds: Annotated[int, typer.Option(
+        "--seeds", help="Training seeds per configuration and data draw.")] = 5,
+    draws: Annotated[int, typer.Option(
+        "--draws", help="Data draws (task seeds 0..N-1); test is always draw 0's.")] = 2,
+    factorial: Annotated[bool, typer.Option(
+        help="Add the 2^4 factorial over width, learning rate, epochs and teacher "
+             "forcing (all fixes on).")] = True,
+    quick: Annotated[bool, typer.Option(
+        "--quick", help=f"A capped look: {QUICK_EPOCHS} epochs, one data draw, no "
+                        "factorial (its own study, prefix + '-cap3').")] = False,
     studies: Annotated[Path, typer.Option(
         help="Folder with seeded-<rule>.toml, whose [start] table is the tuned "
              "configuration when the storage has no seeded-<rule> study.")] = Path("studies"),
@@ -95,9 +117,12 @@ def postmortem_cmd(
     url = resolve_storage_url(storage)
     configure_threads()
     started = time.perf_counter()
-    results = run_postmortems(url, rule or ["drift", "ar2"], studies=studies,
-                              max_epochs=max_epochs, seed=seed, prefix=study_prefix,
-                              workers=usable_cores() if workers is None else workers)
+    options = ({**QUICK, "max_epochs": min(max_epochs or QUICK_EPOCHS, QUICK_EPOCHS)}
+               if quick else {"max_epochs": max_epochs, "n_draws": draws, "factorial": factorial})
+    results = run_postmortems(url, rule or ["drift", "ar2"], studies=studies, seed=seed,
+                              prefix=study_prefix, n_seeds=seeds,
+                              workers=usable_cores() if workers is None else workers,
+                              **options)
     print_postmortem([verdict for _, verdict in results])
     console.print(f"post-mortem done in {time.perf_counter() - started:.0f} s; studies "
                   f"{', '.join(s.study_name for s, _ in results)} in {redact(url)}")

@@ -7,7 +7,9 @@ and the budget (epochs, widths, learning rate, requested batch size).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
+from itertools import combinations
 from typing import Any, Literal
 
 #: the question's defects, in the order the explanation names them
@@ -67,7 +69,41 @@ ALL_FIXED = ORIGINAL.with_defects(batching=False, warmup=False, metric=False)
 FIXED_LARGER = replace(ALL_FIXED, width=16, head=16, learning_rate=1e-2)
 
 Role = Literal["original", "single fix", "all fixes", "knob", "reference", "single defect",
-               "tuned"]
+               "factorial", "tuned"]
+
+#: the factorial's knobs (all fixes on): each at the question's level or this one
+KNOBS: dict[str, dict[str, Any]] = {
+    "width": {"width": 16, "head": 16},
+    "lr": {"learning_rate": 1e-2},
+    "epochs": {"epochs": 60},
+    "free-running": {"teacher_forcing": 0.0},
+}
+KNOB_WORDS = {"width": "width 16 (Dense(1,16)-LSTM(16,16)-Dense(16,16))",
+              "lr": "learning rate 1e-2", "epochs": "60 epochs",
+              "free-running": "free-running training (teacher forcing 0)"}
+
+
+def with_knobs(knobs: tuple[str, ...] | list[str], base: Setup | None = None) -> Setup:
+    """``base`` (all fixes at the question's budget) with ``knobs`` turned."""
+    setup = base or ALL_FIXED
+    for k in knobs:
+        setup = replace(setup, **KNOBS[k])
+    return setup
+
+
+def knobs_of(setup: Mapping[str, Any] | Setup) -> tuple[str, ...] | None:
+    """The knobs ``setup`` turns relative to all fixes at the question's budget, or
+    None when it is not a factorial point (a defect is on, or another value)."""
+    d = setup.as_dict() if isinstance(setup, Setup) else dict(setup)
+    base = ALL_FIXED.as_dict()
+    turned = []
+    for knob, values in KNOBS.items():
+        if all(d.get(k) == v for k, v in values.items()):
+            turned.append(knob)
+        elif any(d.get(k) != base[k] for k in values):
+            return None
+    rest = set(base) - {k for v in KNOBS.values() for k in v}
+    return tuple(turned) if all(d.get(k) == base[k] for k in rest) else None
 
 
 @dataclass(frozen=True)
@@ -81,11 +117,12 @@ class Configuration:
     about: str = ""
 
 
-def configurations() -> list[Configuration]:
+def configurations(factorial: bool = True) -> list[Configuration]:
     """The grid: the original; each single fix of it; all fixes at the original
     budget, also trained free-running; all fixes at a larger budget (the
-    reference) and each single defect put back into it; the tuned model of the
-    ``seeded`` study."""
+    reference) and each single defect put back into it; with ``factorial`` the
+    other points of the 2^4 factorial over :data:`KNOBS` (all fixes on); the
+    tuned model of the ``seeded`` study."""
     rows = [Configuration("original", "original", ORIGINAL)]
     rows += [Configuration(f"fix-{d}", "single fix", ORIGINAL.with_defects(**{d: False}), d)
              for d in DEFECTS]
@@ -97,4 +134,12 @@ def configurations() -> list[Configuration]:
     ]
     rows += [Configuration(f"only-{d}", "single defect", FIXED_LARGER.with_defects(**{d: True}),
                            d) for d in DEFECTS]
+    if factorial:
+        present = {r.setup for r in rows}
+        for size in range(1, len(KNOBS) + 1):
+            for knobs in combinations(KNOBS, size):
+                setup = with_knobs(knobs)
+                if setup not in present:
+                    rows.append(Configuration("fixes+" + "+".join(knobs), "factorial", setup,
+                                              "+".join(knobs)))
     return rows + [Configuration("tuned", "tuned", None)]

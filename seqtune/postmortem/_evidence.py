@@ -27,7 +27,7 @@ from seqtune.postmortem._question import (
 from seqtune.runtime import one_thread
 from seqtune.study import TrialOutcome
 from seqtune.tasks import Split, Splits
-from seqtune.tasks.seeded import SeededTask
+from seqtune.tasks.seeded import SeededTask, drift_ratio_per_step, drift_slope
 from seqtune.trainer import FitResult, TrainConfig, fit, fit_many, predict
 
 N_SAMPLES = 5
@@ -140,6 +140,45 @@ def flux_evidence(task: FluxTask, result: FitResult, setup: Setup) -> dict[str, 
             "history": history, "samples": _samples(splits.val, val_pred),
             "train_subsets_error": _subset_spread(task, result.model, setup),
             "epochs": result.epochs_run, "train_seconds": round(result.seconds, 3)}
+
+
+#: the numbers each seed of a configuration stores (``per_seed`` user attr, one list
+#: per key); ``<split>_`` is ``val_`` (for choosing) or ``test_`` (for judging)
+SEED_KEYS = ("mse", "nmse", "mse_question", "error_reported", "drift_ratio", "seed4_slope",
+             "seed4_slope_true", "bias")
+
+
+def _sig(x: float) -> float:
+    return float(f"{x:.5g}")
+
+
+def split_numbers(split: Split, predictions: np.ndarray, metric_defect: bool
+                  ) -> dict[str, float]:
+    """One model's numbers on one split: MSE (as it should be and as the question
+    computed it), normalized MSE, drift ratio, seed-4 slope (and the truth's), and
+    the mean bias of the continuation in units of the targets' standard deviation
+    (the normalized MSE's own scale)."""
+    seeds, y = split.inputs.astype(np.float64), split.targets.astype(np.float64)
+    p = predictions.astype(np.float64)
+    scale = float(np.sqrt(np.mean(np.var(y, axis=0))))
+    mse = float(np.mean((p - y) ** 2))
+    question = question_mse(y, p)
+    return {"mse": mse, "nmse": mse / scale ** 2, "mse_question": question,
+            "error_reported": question if metric_defect else mse,
+            "drift_ratio": float(np.mean(drift_ratio_per_step(seeds, y, p))),
+            "seed4_slope": drift_slope(seeds, p), "seed4_slope_true": drift_slope(seeds, y),
+            "bias": float(np.mean(p - y)) / scale}
+
+
+def seed_numbers(model: torch.nn.Module, val: Split, test: Split, warmup_defect: bool,
+                 metric_defect: bool) -> dict[str, float]:
+    """The compact numbers one seed of a configuration stores, on val and test."""
+    out = {}
+    for name, split in (("val", val), ("test", test)):
+        pred = predict(model, helper_inputs(split.inputs, warmup_defect))
+        out.update({f"{name}_{k}": _sig(v)
+                    for k, v in split_numbers(split, pred, metric_defect).items()})
+    return out
 
 
 def tuned_evidence(task: FluxTask, outcome: TrialOutcome) -> dict[str, Any]:

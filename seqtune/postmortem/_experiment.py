@@ -23,22 +23,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
 import seqtune
+from seqtune.baselines._seeded import seeded_baselines
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.postmortem._configs import Configuration, Setup, configurations
 from seqtune.postmortem._evidence import (
     FluxTask,
     flux_evidence,
-    train_flux,
+    seed_numbers,
+    split_numbers,
+    train_flux_seeds,
     tuned_evidence,
 )
 from seqtune.postmortem._tuned import Tuned, find_tuned
-from seqtune.postmortem._verdict import Verdict, explain, judge
+from seqtune.postmortem._verdict import BASELINES, Verdict, explain, judge
 from seqtune.runtime import configure_threads, one_thread
-from seqtune.study import TrialOutcome, open_storage, redact, train_and_score
+from seqtune.study import TrialOutcome, open_storage, redact, repeat
 from seqtune.tasks.seeded import RULES
 from seqtune.trainer import FitResult
 
@@ -48,40 +52,40 @@ Trained = FitResult | TrialOutcome | TrainingDiverged
 
 @dataclass(frozen=True)
 class _Job:
-    """One training run: the chain under ``setup``, or the tuned model (None)."""
+    """One training job: every seed of the chain under ``setup`` on data draw
+    ``draw``, trained packed, or the tuned model's seeds (``setup`` None)."""
 
     rule: str
+    draw: int
     setup: Setup | None
     tuned: Tuned
-    seed: int
+    seeds: tuple[int, ...]
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.rule, self.setup.training_key() if self.setup else "tuned")
+        return (self.rule, self.draw, self.setup.training_key() if self.setup else "tuned")
 
     def cost(self) -> float:
         """A rough size, to start the longest runs first."""
         if self.setup is None:
             return (self.tuned.max_epochs * 1000 / self.tuned.params.get("batch_size", 32) * 3
-                    * self.tuned.params.get("hidden_size", 64) / 32)
+                    * self.tuned.params.get("hidden_size", 64) / 32 * len(self.seeds))
         batch = 3 if self.setup.batching_defect else self.setup.batch_size
         return (self.setup.epochs * math.ceil(1000 / batch)
                 * (1 if self.setup.teacher_forcing >= 1 else 3))
 
 
-def _run_job(job: _Job) -> tuple[tuple[Any, ...], Trained]:
-    task = FluxTask(rule=job.rule)
-    try:
-        if job.setup is not None:
-            return job.key, train_flux(task, job.setup, job.seed)
-        t = job.tuned
-        with one_thread():
-            return job.key, train_and_score(task, t.params, t.max_epochs, t.patience, t.seed)
-    except TrainingDiverged as exc:
-        return job.key, exc
+def _run_job(job: _Job) -> tuple[tuple[Any, ...], list[Trained]]:
+    task = FluxTask(rule=job.rule, seed=job.draw)
+    if job.setup is not None:
+        return job.key, train_flux_seeds(task, job.setup, list(job.seeds))
+    t = job.tuned
+    with one_thread():
+        return job.key, list(repeat(task, [t.params], list(job.seeds), t.max_epochs,
+                                    t.patience, workers=1)[0])
 
 
-def _train_all(jobs: list[_Job], workers: int) -> dict[tuple[Any, ...], Trained]:
+def _train_all(jobs: list[_Job], workers: int) -> dict[tuple[Any, ...], list[Trained]]:
     jobs = sorted(jobs, key=_Job.cost, reverse=True)
     if workers <= 1 or len(jobs) <= 1:
         return dict(_run_job(job) for job in jobs)
@@ -91,30 +95,76 @@ def _train_all(jobs: list[_Job], workers: int) -> dict[tuple[Any, ...], Trained]
         return dict(pool.map(_run_job, jobs))
 
 
-class _Objective:
-    """Stores the evidence of the configuration the grid sampler hands out."""
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Per-seed rows as one list per key: the compact ``per_seed`` user attr."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return {k: [r.get(k) for r in rows] for k in keys}
 
-    def __init__(self, task: FluxTask, grid: list[Configuration], seed: int, tuned: Tuned,
-                 trained: dict[tuple[Any, ...], Trained]) -> None:
-        self.task, self.seed, self.tuned, self.trained = task, seed, tuned, trained
+
+def _median(values: list[Any]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.median(kept)) if kept else None
+
+
+class _Objective:
+    """Stores the evidence of the configuration the grid sampler hands out:
+    every seed's numbers (``per_seed``), their medians under the usual keys, and
+    the full evidence (history, samples) of the first seed of the first draw."""
+
+    def __init__(self, task: FluxTask, grid: list[Configuration], seeds: list[int],
+                 draws: list[int], tuned: Tuned,
+                 trained: dict[tuple[Any, ...], list[Trained]]) -> None:
+        self.task, self.seeds, self.draws, self.tuned = task, seeds, draws, tuned
+        self.trained = trained
         self.by_name = {c.name: c for c in grid}
+        self.test = task.splits().test  # every draw is judged on the task's test split
+
+    def _per_seed(self, config: Configuration) -> tuple[list[dict[str, Any]], Trained]:
+        rule, rows, first = self.task.rule, [], None
+        draws = self.draws if config.setup is not None else self.draws[:1]
+        for draw in draws:
+            key = (rule, draw, config.setup.training_key() if config.setup else "tuned")
+            seeds = self.seeds if config.setup is not None else self.tuned_seeds
+            val = FluxTask(rule=rule, seed=draw).splits().val
+            for seed, result in zip(seeds, self.trained[key], strict=True):
+                row: dict[str, Any] = {"seed": seed, "draw": draw}
+                if isinstance(result, TrainingDiverged):
+                    rows.append({**row, "diverged": True})
+                    continue
+                first = first if first is not None else result
+                model = result.model if isinstance(result, FitResult) else result.fit.model
+                setup = config.setup
+                rows.append({**row, **seed_numbers(
+                    model, val, self.test, bool(setup and setup.warmup_defect),
+                    bool(setup and setup.metric_defect))})
+        if first is None:
+            raise TrainingDiverged(f"{config.name}: training diverged under every seed")
+        return rows, first
+
+    @property
+    def tuned_seeds(self) -> list[int]:
+        return tuned_seeds(self.tuned, len(self.seeds))
 
     def _attrs(self, config: Configuration) -> dict[str, Any]:
-        rule = self.task.rule
-        result = self.trained[(rule, config.setup.training_key() if config.setup else "tuned")]
-        if isinstance(result, TrainingDiverged):
-            raise result
-        if isinstance(result, TrialOutcome):
+        rows, first = self._per_seed(config)
+        columns = _columns(rows)
+        medians = {k: _median(columns[k]) for k in columns
+                   if k.startswith(("val_", "test_"))}
+        if isinstance(first, TrialOutcome):
             t = self.tuned
             reproduced = (None if t.stored_val_mse is None
-                          else math.isclose(result.fit.best_value, t.stored_val_mse,
+                          else math.isclose(first.fit.best_value, t.stored_val_mse,
                                             rel_tol=1e-6))
-            return {**tuned_evidence(self.task, result), "tuned_source": t.source,
-                    "tuned_params": t.params, "seed": t.seed,
-                    "reproduced_stored_value": reproduced}
-        assert config.setup is not None
-        return {**flux_evidence(self.task, result, config.setup), "seed": self.seed,
-                "setup": config.setup.as_dict(), "defects_on": config.setup.defects_on()}
+            attrs = {**tuned_evidence(self.task, first), "tuned_source": t.source,
+                     "tuned_params": t.params, "seed": t.seed,
+                     "reproduced_stored_value": reproduced}
+        else:
+            assert config.setup is not None
+            attrs = {**flux_evidence(self.task, first, config.setup), "seed": self.seeds[0],
+                     "setup": config.setup.as_dict(),
+                     "defects_on": config.setup.defects_on()}
+        return {**attrs, **medians, "per_seed": columns,
+                "n_seeds": sum(not r.get("diverged") for r in rows)}
 
     def __call__(self, trial: optuna.Trial) -> float:
         config = self.by_name[trial.suggest_categorical(PARAM, list(self.by_name))]
@@ -130,6 +180,29 @@ class _Objective:
         for h in attrs["history"]:
             trial.report(h["val_mse"], h["epoch"])
         return attrs["val_mse"]
+
+
+def tuned_seeds(tuned: Tuned, n: int) -> list[int]:
+    """The tuned row's seeds: the stored trial's own seed first, then the next ones."""
+    return [tuned.seed + k for k in range(n)]
+
+
+def baseline_numbers(task: FluxTask) -> dict[str, dict[str, float]]:
+    """The task's per-step mean, persistence and least squares (fitted on train),
+    with the numbers every configuration stores, on val and test."""
+    splits = task.splits()
+    out = {}
+    for b in seeded_baselines(task, splits):
+        if b.name not in BASELINES:
+            continue
+        fitted = b.fitted["test"]
+        numbers: dict[str, float] = {}
+        for name, split in (("val", splits.val), ("test", splits.test)):
+            pred = fitted.predict(split.inputs.astype(np.float64))
+            numbers.update({f"{name}_{k}": float(f"{v:.5g}")
+                            for k, v in split_numbers(split, pred, False).items()})
+        out[b.name] = numbers
+    return out
 
 
 def study_name(prefix: str, rule: str, max_epochs: int | None = None) -> str:
@@ -177,13 +250,22 @@ class _Plan:
     pending: list[Configuration]
 
 
-def _plan(url: str, rule: str, max_epochs: int | None, seed: int, prefix: str) -> _Plan:
+#: every configuration trains under this many seeds (weights and batch order) ...
+N_SEEDS = 5
+#: ... on each of this many data draws (task seeds 0, 1, ...; test is always draw 0's)
+N_DRAWS = 2
+
+
+def _plan(url: str, rule: str, max_epochs: int | None, seeds: list[int], draws: list[int],
+          prefix: str, factorial: bool) -> _Plan:
     task = FluxTask(rule=rule)
     grid = [c if c.setup is None else Configuration(c.name, c.role, c.setup.capped(max_epochs),
-                                                    c.about) for c in configurations()]
-    settings = {"task": task.config(), "max_epochs": max_epochs, "seed": seed,
+                                                    c.about)
+            for c in configurations(factorial=factorial)]
+    settings = {"task": task.config(), "max_epochs": max_epochs, "seed": seeds[0],
+                "seeds": seeds, "draws": draws,
                 "grid": {c.name: c.setup.as_dict() if c.setup else "tuned" for c in grid}}
-    sampler = optuna.samplers.GridSampler({PARAM: [c.name for c in grid]}, seed=seed)
+    sampler = optuna.samplers.GridSampler({PARAM: [c.name for c in grid]}, seed=seeds[0])
     study = _open_study(study_name(prefix, rule, max_epochs), url, task, settings, sampler)
     finished = {t.params.get(PARAM) for t in study.get_trials(deepcopy=False)
                 if t.state.is_finished()}
@@ -192,10 +274,14 @@ def _plan(url: str, rule: str, max_epochs: int | None, seed: int, prefix: str) -
 
 def run_postmortems(url: str, rules: list[str], *, studies: Path = Path("studies"),
                     max_epochs: int | None = None, seed: int = 0, prefix: str = "postmortem",
-                    workers: int = 1) -> list[tuple[optuna.Study, Verdict]]:
+                    workers: int = 1, n_seeds: int = N_SEEDS, n_draws: int = N_DRAWS,
+                    factorial: bool = True) -> list[tuple[optuna.Study, Verdict]]:
     """Run (or resume) the grid for each rule; store and return each verdict.
 
-    Every option is checked, and each rule's tuned configuration found, before
+    Every configuration trains under ``n_seeds`` seeds from ``seed`` on each of
+    ``n_draws`` data draws (the tuned row: its own seed and the next ones, on the
+    task's data). ``factorial``: add the knob factorial (all fixes on). Every
+    option is checked, and each rule's tuned configuration found, before
     anything is written.
     """
     for rule in rules:
@@ -205,21 +291,33 @@ def run_postmortems(url: str, rules: list[str], *, studies: Path = Path("studies
         raise SeqtuneError(f"--max-epochs: must be a positive integer, got {max_epochs}")
     if workers < 1:
         raise SeqtuneError(f"--workers: must be a positive integer, got {workers}")
+    if n_seeds < 1 or n_draws < 1:
+        raise SeqtuneError(f"--seeds/--draws: must be positive integers, got {n_seeds}, "
+                           f"{n_draws}")
     if not prefix.strip():
         raise SeqtuneError("--study-prefix: expected a non-empty name")
     rules = list(dict.fromkeys(rules))
+    seeds, draws = [seed + k for k in range(n_seeds)], list(range(n_draws))
     storage = open_storage(url)
     tuned = {rule: find_tuned(storage, rule, studies, max_epochs) for rule in rules}
-    plans = [_plan(url, rule, max_epochs, seed, prefix) for rule in rules]
-    jobs = {job.key: job for p in plans for c in p.pending
-            for job in [_Job(p.rule, c.setup, tuned[p.rule], seed)]}
+    plans = [_plan(url, rule, max_epochs, seeds, draws, prefix, factorial) for rule in rules]
+    jobs = {}
+    for p in plans:
+        for c in p.pending:
+            for draw in draws if c.setup is not None else draws[:1]:
+                job = _Job(p.rule, draw, c.setup, tuned[p.rule],
+                           tuple(seeds if c.setup is not None
+                                 else tuned_seeds(tuned[p.rule], n_seeds)))
+                jobs[job.key] = job
     trained = _train_all(list(jobs.values()), workers)
     out = []
     for p in plans:
         if p.pending:
-            p.study.optimize(_Objective(p.task, p.grid, seed, tuned[p.rule], trained),
+            p.study.optimize(_Objective(p.task, p.grid, seeds, draws, tuned[p.rule], trained),
                              n_trials=len(p.pending), catch=(TrainingDiverged,))
-        verdict = judge(p.rule, results(p.study))
+        if "baselines" not in p.study.user_attrs:
+            p.study.set_user_attr("baselines", baseline_numbers(p.task))
+        verdict = judge(p.rule, results(p.study), p.study.user_attrs["baselines"])
         p.study.set_user_attr("verdict", verdict.as_dict())
         p.study.set_user_attr("explanation", explain(verdict))
         out.append((p.study, verdict))

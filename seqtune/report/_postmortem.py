@@ -10,13 +10,21 @@ from typing import Any
 import optuna
 import plotly.graph_objects as go
 
-from seqtune.postmortem import DEFECTS, Verdict, configurations, explain, judge, results
+from seqtune.postmortem import (
+    DEFECTS,
+    Row,
+    Verdict,
+    configurations,
+    explain,
+    judge,
+    results,
+)
 from seqtune.report._figures import COLORS, Panel, text
 
 #: the configurations drawn like the question's plot
 QUESTION_STYLE = ("original", "all-fixes", "tuned")
 _STATE_COLORS = {"solved": "#2ca02c", "restored": "#98df8a", "partial": "#ff7f0e",
-                 "ignores seed 4": "#d62728", "flat": "#7f0000"}
+                 "ignores seed 4": "#d62728", "seed-independent change": "#7f0000"}
 
 
 def is_postmortem(study: optuna.study.StudySummary | optuna.study.FrozenStudy) -> bool:
@@ -35,21 +43,36 @@ class PostmortemSection:
     panels: list[Panel]
 
 
+def _range(r: Row, key: str, fmt: str) -> str:
+    low, high = r.spread(key)
+    value = format(r.med(key), fmt)
+    return value if r.n <= 1 or low == high else (
+        f"{value} ({format(low, fmt)} to {format(high, fmt)})")
+
+
 def _table(verdict: Verdict) -> list[dict[str, Any]]:
+    """One row per configuration, then the baselines: test numbers, median (range)
+    over seeds, and the most common state with its share of seeds."""
     order = [c.name for c in configurations()]
     out = []
-    for r in sorted(verdict.rows, key=lambda r: order.index(r.name) if r.name in order
-                    else len(order)):
+    rows = sorted(verdict.rows, key=lambda r: order.index(r.name) if r.name in order
+                  else len(order))
+    for r in rows + verdict.baselines:
         s = r.setup
         out.append({
             "configuration": r.name, "role": r.role,
             "defects on": (", ".join(r.defects_on) or "none") if s else "-",
             "teacher forcing": f"{s['teacher_forcing']:g}" if s else "",
             "budget": (f"{s['epochs']} ep, width {s['width']}/{s['head']}, "
-                       f"lr {s['learning_rate']:g}") if s else "tuned",
-            "reported error": f"{r.val_error_reported:.4g}", "val MSE": f"{r.val_mse:.4g}",
-            "normalized MSE": f"{r.nmse:.4g}", "drift ratio": f"{r.drift_ratio:.3f}",
-            "seed-4 slope (true)": f"{r.slope:.3f} ({r.slope_true:.3f})", "state": r.state})
+                       f"lr {s['learning_rate']:g}") if s else r.role,
+            "seeds": r.n,
+            "reported error": _range(r, "error_reported", ".4g"),
+            "test MSE": _range(r, "mse", ".4g"),
+            "normalized MSE": _range(r, "nmse", ".3g"),
+            "drift ratio": _range(r, "drift_ratio", ".3f"),
+            "seed-4 slope (true)": f"{_range(r, 'slope', '.3f')} ({r.slope_true:.3f})",
+            "mean bias (sd)": _range(r, "bias", "+.2f"),
+            "state (share of seeds)": r.state})
     return out
 
 
@@ -76,7 +99,7 @@ def _question_panel(prefix: str, name: str, attrs: dict[str, Any]) -> Panel:
 
 def _ablation_panels(prefix: str, verdict: Verdict) -> list[Panel]:
     names = [r.name for r in verdict.rows]
-    colors = [_STATE_COLORS.get(r.state, "#7f7f7f") for r in verdict.rows]
+    colors = [_STATE_COLORS.get(r.state.rsplit(" ", 1)[0], "#7f7f7f") for r in verdict.rows]
     hover = [f"state: {r.state}" for r in verdict.rows]
     conditioning = go.Figure()
     conditioning.add_bar(x=names, y=[r.drift_ratio for r in verdict.rows], name="drift ratio",
@@ -89,15 +112,20 @@ def _ablation_panels(prefix: str, verdict: Verdict) -> list[Panel]:
                                xaxis_tickangle=-30, margin_b=110)
     error = go.Figure(go.Bar(x=names, y=[r.nmse for r in verdict.rows], marker_color=colors,
                              hovertext=hover))
-    error.update_layout(yaxis_type="log", yaxis_title="normalized MSE (val, log)",
+    for b in verdict.baselines:
+        error.add_hline(y=b.nmse, line={"dash": "dot", "color": "#555"},
+                        annotation_text=f"{b.name} {b.nmse:.3g}")
+    error.update_layout(yaxis_type="log", yaxis_title="normalized MSE (test, median, log)",
                         xaxis_tickangle=-30, margin_b=110)
     return [Panel(f"{prefix}-conditioning", "Ablation: does the continuation move and follow "
                   "seed 4?",
-                  "Bars: drift ratio per configuration, coloured by state (dark red flat, red "
+                  "Bars: median drift ratio per configuration, coloured by its most common state "
+                  "(dark red seed-independent change, red "
                   "ignores seed 4, orange partial, green restored or solved); diamonds: the "
                   "fitted seed-4 slope over the true slope.", conditioning),
             Panel(f"{prefix}-nmse", "Ablation: normalized MSE per configuration",
-                  "Val MSE over the variance of the targets (1 = no better than the mean); "
+                  "Test MSE over the variance of the targets (1 = the per-step mean), median over "
+                  "seeds; dotted lines: the baselines; "
                   f"single defects are {', '.join(DEFECTS)}.", error)]
 
 
@@ -117,7 +145,7 @@ def postmortem_section(index: int, study: optuna.Study) -> PostmortemSection:
     """Everything the page shows for one post-mortem study."""
     found = results(study)
     rule = study.user_attrs["settings"]["task"]["rule"]
-    verdict = judge(rule, found)
+    verdict = judge(rule, found, study.user_attrs.get("baselines"))
     prefix = f"pm{index}"
     panels = [_question_panel(prefix, name, found[name]) for name in QUESTION_STYLE
               if found.get(name, {}).get("samples")]
