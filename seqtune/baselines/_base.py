@@ -31,10 +31,23 @@ class BaselineResult:
     note: str = ""
     fitted: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     forecasts: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    #: exact to round-off (a yardstick for "solved", not a rival to beat)
+    exact: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "note": self.note,
-                "fit_data": self.fit_data, "val": self.val, "test": self.test}
+                "fit_data": self.fit_data, "val": self.val, "test": self.test,
+                **({"exact": True} if self.exact else {})}
+
+    def test_points(self, task: Task, split: Split) -> np.ndarray | None:
+        """The main metric per test point (``Task.metric_points``), from the stored
+        test forecasts or the test-fitted estimator; None if neither is kept."""
+        if "test" in self.forecasts:
+            return task.metric_points_values(split, self.forecasts["test"])
+        estimator = self.fitted.get("test")
+        if estimator is None or not hasattr(estimator, "predict"):
+            return None
+        return task.metric_points(split, np.asarray(estimator.predict(split.inputs)))
 
 
 def score_on(task: Task, estimator: Any, split: Split) -> dict[str, float]:

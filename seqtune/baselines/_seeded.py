@@ -111,4 +111,5 @@ def seeded_baselines(task: SeededTask, splits: Splits) -> list[BaselineResult]:
                             "linear regression from the seeds to the whole continuation",
                             LinearRegression())
     least_squares.note = _least_squares_note(task.rule, least_squares.test)
+    least_squares.exact = least_squares.test["nmse"] < EXACT_NMSE
     return [mean, persistence, least_squares, _pooled_ar(task, splits)]

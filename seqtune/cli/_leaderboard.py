@@ -13,9 +13,16 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.engine import make_url
 
-from seqtune.cli._app import StorageOpt, app, console
+from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console
 from seqtune.errors import SeqtuneError
-from seqtune.study import Leaderboard, leaderboard, open_storage, redact, resolve_storage_url
+from seqtune.study import (
+    Leaderboard,
+    leaderboard,
+    open_storage,
+    redact,
+    resolve_artifact_dir,
+    resolve_storage_url,
+)
 
 
 class Format(StrEnum):
@@ -70,9 +77,11 @@ def _table(board: Leaderboard) -> Table:
     return table
 
 
-def show_leaderboard(study: optuna.Study, fmt: Format = Format.table) -> None:
-    """Print the leaderboard of ``study`` in ``fmt`` on stdout."""
-    board = leaderboard(study)
+def show_leaderboard(study: optuna.Study, fmt: Format = Format.table,
+                     artifact_dir: Path | None = None) -> None:
+    """Print the leaderboard of ``study`` in ``fmt`` on stdout (``artifact_dir``:
+    where the repeats' per-point results are, for the paired tests)."""
+    board = leaderboard(study, artifact_dir)
     if fmt is Format.table:
         console.print(_table(board))
         for record in board.records():
@@ -90,6 +99,7 @@ def show_leaderboard(study: optuna.Study, fmt: Format = Format.table) -> None:
 def leaderboard_cmd(
     study_name: Annotated[str, typer.Argument(help="Study name, e.g. seeded-drift.")],
     storage: StorageOpt = None,
+    artifact_dir: ArtifactDirOpt = None,
     fmt: Annotated[Format, typer.Option(
         "--format", "-f", help=f"Output format; the table shows the first {TABLE_METRICS} "
                                "metrics, the others all of them.")]
@@ -101,4 +111,5 @@ def leaderboard_cmd(
     from the numbers, where the tuned models lose. Baselines are read from the
     study user attr `baselines` (stored by `seqtune optimize`).
     """
-    show_leaderboard(load_study(study_name, resolve_storage_url(storage)), fmt)
+    url = resolve_storage_url(storage)
+    show_leaderboard(load_study(study_name, url), fmt, resolve_artifact_dir(url, artifact_dir))

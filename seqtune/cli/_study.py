@@ -16,7 +16,13 @@ from seqtune.cli._report import make_report
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError
 from seqtune.runtime import AUTO, configure_threads, resolve_workers
-from seqtune.study import best_per_architecture, optimize, redact, resolve_storage_url
+from seqtune.study import (
+    best_per_architecture,
+    optimize,
+    redact,
+    resolve_artifact_dir,
+    resolve_storage_url,
+)
 from seqtune.study._refit import DEFAULT_REPEATS
 from seqtune.study._storage import GRACE_FACTOR, HEARTBEAT_INTERVAL
 
@@ -143,7 +149,8 @@ def run_cmd(
                                                         repeats=repeats)]
     console.print(summary_table("best trial per task and architecture", rows))
     for e in expanded:
-        show_leaderboard(load_study(e.name, url))
+        show_leaderboard(load_study(e.name, url),
+                         artifact_dir=resolve_artifact_dir(url, e.artifact_dir))
     postmortem_after_run(url, studies, quick)
     make_report(url, Path("reports"), artifact_dir)
     console.print(f"done in {time.perf_counter() - started:.0f} s; storage {redact(url)}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from seqtune.report._tasks import StudyView, memory_curve, task_panels
 from seqtune.report._verdict import failed_trials, headline, study_verdict
 from seqtune.study import BEST_CHECKPOINT_ATTR, leaderboard, load_best_checkpoint
 from seqtune.study._leaderboard import TUNED
-from seqtune.tasks import TASKS, Task, make_task
+from seqtune.study._points import rebuild_task
 from seqtune.tasks.digitsum import DigitSumTask
 
 POSTMORTEM_PAGE = "postmortem.html"
@@ -33,16 +32,6 @@ def page_name(study_name: str) -> str:
     if slug != study_name or not slug:
         slug = f"{slug or 'study'}-{hashlib.sha256(study_name.encode()).hexdigest()[:8]}"
     return f"study-{slug}.html"
-
-
-def rebuild_task(config: dict[str, Any]) -> Task:
-    """The task from its stored ``config()``, which may also hold derived facts (e.g.
-    rainfall's ``series`` name) that its constructor does not take."""
-    cls = TASKS.get(config.get("name"))
-    if cls is None:
-        return make_task(config)  # raises the usual unknown-task error
-    accepted = inspect.signature(cls).parameters
-    return make_task({k: v for k, v in config.items() if k == "name" or k in accepted})
 
 
 def load_view(storage: optuna.storages.BaseStorage, name: str,
@@ -71,7 +60,8 @@ def load_view(storage: optuna.storages.BaseStorage, name: str,
             problems.append(f"best model not loaded: {exc}")
     elif task is not None:
         problems.append("no best-model checkpoint stored: predicted-vs-true plots omitted")
-    return StudyView(study, leaderboard(study), task, checkpoint, tuple(problems))
+    return StudyView(study, leaderboard(study, artifact_dir), task, checkpoint,
+                     tuple(problems))
 
 
 @dataclass(frozen=True)

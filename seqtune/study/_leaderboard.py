@@ -6,12 +6,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
 
 from seqtune.baselines import stored_baselines
+from seqtune.study._paired import Comparison, compare, seed_interval, solved_sentence
+from seqtune.study._points import baseline_points, study_task
+from seqtune.study._refit import repeat_points, stored_repeats
 from seqtune.study._summary import best_per_architecture
 
 TUNED, BASELINE = "tuned model", "baseline"
@@ -77,14 +82,32 @@ def _better(a: float, b: float, maximize: bool) -> bool:
 
 
 def _tuned_rows(study: optuna.Study, metrics: list[str]) -> list[dict[str, Any]]:
+    """Best trial per architecture: val from the trial; test from its repeats
+    (mean over seeds, retrained on train+val) where stored, else from the trial."""
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    repeats = stored_repeats(study)
     rows = []
     for best in best_per_architecture(study):
         attrs = trials[best["trial"]].user_attrs
-        rows.append({"kind": TUNED, "name": best["architecture"], "trial": best["trial"],
-                     "val": {m: attrs.get(f"val_{m}") for m in metrics},
-                     "test": {m: attrs.get(f"test_{m}") for m in metrics},
-                     "note": f"trial {best['trial']}, {best['epochs']} epochs"})
+        row = {"kind": TUNED, "name": best["architecture"], "trial": best["trial"],
+               "val": {m: attrs.get(f"val_{m}") for m in metrics},
+               "test": {m: attrs.get(f"test_{m}") for m in metrics},
+               "note": f"trial {best['trial']}, {best['epochs']} epochs"}
+        record = repeats.get(best["architecture"])
+        if record is not None and record.get("trial") == best["trial"] and record["seeds"]:
+            spans = {m: seed_interval(record[f"test_{m}"]) for m in metrics
+                     if record.get(f"test_{m}")}
+            row["test"] = {m: spans[m][0] if m in spans else None for m in metrics}
+            row["repeats"] = {"record": record, "interval": {m: v[1:] for m, v in spans.items()}}
+            n = len(record["seeds"])
+            low, high = spans[metrics[0]][1:] if metrics[0] in spans else (math.nan,) * 2
+            row["note"] += (f"; test: mean of {n} seed{'s' if n > 1 else ''} retrained on "
+                            f"{record['protocol']} for {record['epochs']} epochs"
+                            + (f", 95 % interval {low:.4g} .. {high:.4g}" if n > 1
+                               else " (1 seed: no interval)"))
+        else:
+            row["note"] += "; test: this trial, trained on train only (no repeats stored)"
+        rows.append(row)
     return rows
 
 
@@ -96,32 +119,94 @@ def _metric_names(study: optuna.Study, metric: str, baselines: list[dict[str, An
     return list(dict.fromkeys([metric, *names]))
 
 
-def _losses(rows: list[dict[str, Any]], metric: str, maximize: bool) -> list[str]:
-    """Add to each tuned row the baselines that beat it on test; return the verdict."""
-    baselines = [r for r in rows if r["kind"] == BASELINE and r["test"].get(metric) is not None]
+def _paired(study: optuna.Study, rows: list[dict[str, Any]], baselines: list[dict[str, Any]],
+            artifact_dir: Path | None, maximize: bool) -> None:
+    """Attach to each tuned row with repeats ``comparisons``: the paired test
+    against every baseline that is not exact, on the same test points."""
+    tuned = [r for r in rows if r["kind"] == TUNED and "repeats" in r]
+    points = {r["name"]: repeat_points(r["repeats"]["record"], artifact_dir) for r in tuned}
+    if not any(p is not None for p in points.values()):
+        return
+    task = study_task(study)
+    if task is None:
+        return
+    theirs = baseline_points(task)
+    for row in tuned:
+        ours = points[row["name"]]
+        if ours is None:
+            continue
+        row["comparisons"] = {
+            b["name"]: compare(ours, theirs[b["name"]], maximize, task.paired_test)
+            for b in baselines if not b.get("exact") and theirs.get(b["name"]) is not None
+            and len(theirs[b["name"]]) == ours.shape[1]}
+
+
+def _words(comparisons: dict[str, Comparison]) -> str:
+    by_word: dict[str, list[str]] = {}
+    for name, c in comparisons.items():
+        by_word.setdefault(c.word, []).append(name)
+    return "; ".join(f"{word} {', '.join(names)}" for word, names in by_word.items())
+
+
+def _verdicts(rows: list[dict[str, Any]], baselines: list[dict[str, Any]], metric: str,
+              maximize: bool) -> list[str]:
+    """Per tuned row, what the paired tests say (or the bare numbers, flagged, where
+    no per-point results are stored); return the notes on the val-picked model."""
+    base = [r for r in rows if r["kind"] == BASELINE and r["test"].get(metric) is not None]
+    rivals = [r for r in base if not r.get("exact")]
     tuned = [r for r in rows if r["kind"] == TUNED and r["test"].get(metric) is not None]
     if not tuned:
         return ["no complete trial yet: the table holds baselines only"]
     for row in tuned:
-        row["beaten_by"] = [b["name"] for b in baselines
+        if row.get("comparisons"):
+            row["note"] += "; on test (paired tests at 5 %) " + _words(row["comparisons"])
+            continue
+        row["beaten_by"] = [b["name"] for b in rivals
                             if _better(b["test"][metric], row["test"][metric], maximize)]
-        row["note"] += ("; on test loses to " + ", ".join(row["beaten_by"]) if row["beaten_by"]
-                        else "; on test beats every baseline")
+        row["note"] += ("; on test scores worse than " + ", ".join(row["beaten_by"])
+                        if row["beaten_by"] else "; on test scores better than every baseline")
+        row["note"] += " (numbers only: no paired test without stored repeats)"
     pick = tuned[0]  # rows are sorted by val: the study's choice
     head = (f"On test ({metric}, {'higher' if maximize else 'lower'} is better) the tuned "
             f"model picked on val, {pick['name']} (trial {pick['trial']}), scores "
             f"{pick['test'][metric]:.4g}")
-    if not pick["beaten_by"]:
-        return [f"{head} and beats every baseline."]
-    losses = ", ".join(f"{b['name']} ({b['test'][metric]:.4g})" for b in baselines
-                       if b["name"] in pick["beaten_by"])
-    beaten = len(baselines) - len(pick["beaten_by"])
-    return [f"{head}: it loses to {losses}; it beats {beaten} of {len(baselines)} baselines."]
+    if "repeats" in pick:
+        n = len(pick["repeats"]["record"]["seeds"])
+        head += f" (mean of {n} seed{'s' if n > 1 else ''} retrained on train+val)"
+    notes = []
+    if rivals and pick.get("comparisons"):
+        strongest = (max if maximize else min)(
+            (b for b in rivals if b["name"] in pick["comparisons"]),
+            key=lambda b: b["test"][metric], default=None)
+        if strongest is not None:
+            comparison = pick["comparisons"][strongest["name"]]
+            notes.append(f"{head}: it {comparison.sentence(strongest['name'])}, the "
+                         f"strongest baseline on test ({strongest['test'][metric]:.4g}); "
+                         f"against all {len(pick['comparisons'])}: "
+                         f"{_words(pick['comparisons'])}.")
+    elif rivals:
+        notes.append(f"{head}: " + (f"scores worse than {', '.join(pick['beaten_by'])}"
+                                    if pick["beaten_by"] else
+                                    "scores better than every baseline")
+                     + " (numbers only: no paired test without stored repeats).")
+    exact = [b for b in base if b.get("exact")]
+    record = pick.get("repeats", {}).get("record", {})
+    for b in exact:
+        nmse = record.get("test_nmse") or ([pick["test"]["nmse"]]
+                                           if pick["test"].get("nmse") is not None else [])
+        if nmse:
+            notes.append(f"The tuned {pick['name']} {solved_sentence(nmse, b['name'])}.")
+    return notes or [f"{head}."]
 
 
 def _fit_notes(baselines: list[dict[str, Any]], refit_tuned: bool = False) -> list[str]:
     """Which rows' test numbers were fitted on train+val (val numbers: always train)."""
     refit = [b["name"] for b in baselines if b.get("fit_data", {}).get("test") == "train+val"]
+    train = [b["name"] for b in baselines if b.get("fit_data", {}).get("test") == "train"]
+    if refit_tuned and train:
+        return [f"the tuned models' test numbers come from a refit on train+val (their "
+                f"selected number of epochs), while {', '.join(train)} are fitted on train "
+                "only before test: the tuned models see one block more data on test."]
     if not refit:
         return []
     head = (f"fitted on train+val before their test numbers (val numbers: fitted on train): "
@@ -133,22 +218,27 @@ def _fit_notes(baselines: list[dict[str, Any]], refit_tuned: bool = False) -> li
             "(no repeats stored yet), so these baselines see one block more data on test."]
 
 
-def leaderboard(study: optuna.Study) -> Leaderboard:
-    """Best trial per architecture and every baseline stored with ``study``."""
+def leaderboard(study: optuna.Study, artifact_dir: str | Path | None = None) -> Leaderboard:
+    """Best trial per architecture and every baseline stored with ``study``; the
+    tuned rows' test numbers from their repeats, and the comparison words from
+    paired tests on the per-point results in ``artifact_dir`` (None: numbers only)."""
     metric = study.user_attrs.get("metric", "value")
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     baselines = stored_baselines(study)
     metrics = _metric_names(study, metric, baselines)
     rows = _tuned_rows(study, metrics) + [
         {"kind": BASELINE, "name": b["name"], "val": b["val"], "test": b["test"],
-         "note": b["note"] or b["description"]} for b in baselines]
+         "note": b["note"] or b["description"], "exact": bool(b.get("exact"))}
+        for b in baselines]
 
     def by_val(row: dict[str, Any]) -> tuple[bool, float]:
         value = row["val"].get(metric)
         return (value is None, 0.0 if value is None else -value if maximize else value)
 
     rows.sort(key=by_val)
-    notes = _losses(rows, metric, maximize) + _fit_notes(baselines)
+    _paired(study, rows, baselines, Path(artifact_dir) if artifact_dir else None, maximize)
+    refit = any("repeats" in r for r in rows)
+    notes = _verdicts(rows, baselines, metric, maximize) + _fit_notes(baselines, refit)
     if not baselines:
         notes.append("no baselines stored with this study (studies made by `seqtune "
                      "optimize` store them; rerun it on this study to add them)")
