@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
+import urllib.parse
 import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -42,12 +44,72 @@ def resolve_storage_url(cli_value: str | None = None) -> str:
     return cli_value or os.environ.get("OPTUNA_STORAGE") or DEFAULT_STORAGE
 
 
+#: query parameters of a storage URL whose values are secret (libpq reads
+#: ``password`` and ``sslpassword`` from the query string)
+_SECRET_QUERY = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+#: every secret seen in a storage URL by this process, masked by :func:`scrub`
+_SECRETS: set[str] = set()
+#: shorter secrets are not masked inside other text (they would mask ordinary words)
+_MIN_SECRET = 3
+
+
+def _raw_secrets(url: str) -> tuple[str, list[str]]:
+    """The URL with its password and secret query values masked, read from the
+    raw text (not SQLAlchemy's parse, which ends a password at its first ``@``),
+    and the secrets themselves."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url, []
+    main, qsep, query = rest.partition("?")
+    secrets = []
+    userinfo, at, host = main.rpartition("@")
+    if at and ":" in userinfo and not scheme.startswith("sqlite"):
+        user, _, password = userinfo.partition(":")
+        secrets.append(password)
+        main = f"{user}:***@{host}"
+    fields = []
+    for item in query.split("&") if qsep else []:
+        key, eq, value = item.partition("=")
+        if eq and _SECRET_QUERY.search(key):
+            secrets.append(value)
+            item = f"{key}=***"
+        fields.append(item)
+    return f"{scheme}://{main}" + (f"?{'&'.join(fields)}" if qsep else ""), secrets
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL with any password (in the user part or the query string) replaced
+    by ``***``; each secret is also remembered for :func:`scrub`."""
+    shown, secrets = _raw_secrets(url)
+    for secret in secrets:
+        for form in (secret, urllib.parse.unquote(secret), urllib.parse.unquote_plus(secret)):
+            if len(form) >= _MIN_SECRET:
+                _SECRETS.add(form)
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        make_url(url)
     except (sqlalchemy.exc.ArgumentError, ValueError):
         return "<malformed storage URL>"
+    return shown
+
+
+def scrub(text: str) -> str:
+    """``text`` with every storage secret this process has seen replaced by ``***``
+    (error messages of drivers and tracebacks may echo a URL or part of it)."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _check_userinfo(url: str) -> None:
+    """A password with a raw ``@`` (or ``/``, ``?``, ``#``) would be cut there and the
+    rest taken for the host: refuse it rather than connect there."""
+    parsed = make_url(url)
+    if parsed.password is None:
+        return
+    rest = url.partition("://")[2].partition("?")[0]
+    if rest.count("@") > 1 or "/" in rest.rpartition("@")[0]:
+        raise SeqtuneError(f"storage {redact(url)}: the user or password contains a raw "
+                           "'@' or '/'; percent-encode it (@ -> %40, / -> %2F)")
 
 
 def _check_sqlite_path(url: str) -> None:
@@ -199,6 +261,7 @@ def open_storage(url: str, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
         raise SeqtuneError(f"storage: malformed URL {shown!r}; expected e.g. "
                            "sqlite:///storage/seqtune.db or "
                            "postgresql://user:password@host/db") from None
+    _check_userinfo(url)
     backend = parsed.get_backend_name()
     connect_args: dict[str, object] = {}
     if backend == "sqlite":
@@ -219,5 +282,5 @@ def open_storage(url: str, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
                     RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)}
             return _rdb_storage(url, engine_kwargs={"connect_args": connect_args}, **heartbeat)
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise SeqtuneError(f"storage {shown}: cannot open ({reason})") from None
+        reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or ["?"])[0]
+        raise SeqtuneError(f"storage {shown}: cannot open ({scrub(reason)})") from None
