@@ -17,6 +17,7 @@ from seqtune.postmortem import (
     ORIGINAL,
     FluxChain,
     FluxTask,
+    answer,
     configurations,
     explain,
     find_tuned,
@@ -196,6 +197,50 @@ def test_stated_shares_follow_each_seeds_stored_numbers():
             "(collapsed in 1/5)") in text
 
 
+def test_answer_ranks_the_defects_that_matter_by_measured_effect():
+    def answer_for(batching_nmse: float, warmup_nmse: float) -> str:
+        table = _table(only_batching={"val_drift_ratio": 0.04, "seed4_slope": 0.01,
+                                      "val_nmse": batching_nmse},
+                       only_warmup={"val_drift_ratio": 0.8, "seed4_slope": 0.02,
+                                    "val_nmse": warmup_nmse})
+        return answer(judge("drift", table))
+
+    text = answer_for(0.9, 1.5)
+    assert text.startswith("ANSWER (rule drift)") and "not executed here" in text
+    # the warm-up costs more here (+1.45 vs +0.85): it comes first
+    assert text.index("1. The prediction helper's warm-up") < text.index("2. The batching helper")
+    assert "+    [m(seq[i]) for i in 1:nSeeds-1]" in text  # the warm-up fix, in Julia
+    assert "-    x = copy(xtrain)" in text and "batchSize = 3" in text
+    assert "ytrain/yval reassignment" in text and "UndefVarError" in text
+    swapped = answer_for(1.5, 0.9)
+    assert (swapped.index("1. The batching helper")
+            < swapped.index("2. The prediction helper's warm-up"))
+
+
+def test_factorial_finds_the_smallest_restoring_set_of_knobs():
+    from itertools import combinations
+
+    from seqtune.postmortem import factorial
+    from seqtune.postmortem._configs import KNOBS, with_knobs
+
+    table = _table()
+    restoring = {("width", "lr"), ("width", "lr", "epochs")}
+    for size in range(len(KNOBS) + 1):
+        for knobs in combinations(KNOBS, size):
+            good = any(set(r) <= set(knobs) for r in restoring)
+            table[f"f-{'+'.join(knobs)}"] = {
+                **_row("factorial", "+".join(knobs), nmse=0.01 if good else 0.6,
+                       drift=1.0 if good else 0.5),
+                "setup": with_knobs(knobs).as_dict()}
+    verdict = judge("drift", table)
+    f = factorial(verdict)
+    assert f.complete and f.singles == [] and f.smallest() == ("width", "lr")
+    text = explain(verdict)
+    assert "The smallest set restoring it in a majority of seeds is width 16" in text
+    assert "Needed together (no part restores alone)" in text
+    assert "Minimal configuration that then works: all fixes + width 16" in answer(verdict)
+
+
 def test_verdict_reads_a_defect_that_only_breaks_conditioning():
     unconditioned = {"val_drift_ratio": 0.8, "seed4_slope": 0.02, "val_nmse": 1.5}
     verdict = judge("drift", _table(only_warmup=unconditioned))
@@ -237,6 +282,9 @@ def test_small_postmortem_study_end_to_end_and_resumed_by_the_cli(tmp_path, sqli
                "--max-epochs", "1", "--seeds", "2", "--draws", "1", "--no-factorial")
     assert done.returncode == 0, done.stderr
     assert "post-mortem, rule drift" in done.stdout and "Rule drift:" in done.stdout
+    # the answer comes first
+    assert done.stdout.index("ANSWER (rule drift)") < done.stdout.index("post-mortem, rule drift")
+    assert loaded.user_attrs["answer"].startswith("ANSWER (rule drift)")
     assert len(optuna.load_study(study_name=study.study_name,
                                  storage=sqlite_url).trials) == len(trials)
 

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from seqtune.cli._app import StorageOpt, app, console
-from seqtune.postmortem import Row, Verdict, explain, run_postmortems
+from seqtune.postmortem import Row, Verdict, answer, explain, run_postmortems
 from seqtune.runtime import configure_threads, usable_cores
 from seqtune.study import redact, resolve_storage_url
 
@@ -55,7 +55,10 @@ def verdict_table(verdict: Verdict) -> Table:
 
 def print_postmortem(verdicts: list[Verdict]) -> None:
     out = console if console.is_terminal else Console(width=140)  # logs: whole columns
-    for verdict in verdicts:
+    # the question's rule first, its answer before anything else
+    for verdict in sorted(verdicts, key=lambda v: v.rule != "drift"):
+        out.print(answer(verdict), highlight=False, markup=False)
+        out.print()
         out.print(verdict_table(verdict))
         out.print(explain(verdict), highlight=False, markup=False)
         out.print()

@@ -19,7 +19,7 @@ from seqtune.postmortem._question import (
     training_split,
 )
 from seqtune.postmortem._tuned import Tuned, find_tuned
-from seqtune.postmortem._verdict import Row, Verdict, explain, judge
+from seqtune.postmortem._verdict import Row, Verdict, answer, explain, factorial, judge
 
 __all__ = [
     "ALL_FIXED",
@@ -33,8 +33,10 @@ __all__ = [
     "Setup",
     "Tuned",
     "Verdict",
+    "answer",
     "configurations",
     "explain",
+    "factorial",
     "find_tuned",
     "flux_evidence",
     "helper_inputs",

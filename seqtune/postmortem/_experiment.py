@@ -40,7 +40,7 @@ from seqtune.postmortem._evidence import (
     tuned_evidence,
 )
 from seqtune.postmortem._tuned import Tuned, find_tuned
-from seqtune.postmortem._verdict import BASELINES, Verdict, explain, judge
+from seqtune.postmortem._verdict import BASELINES, Verdict, answer, explain, judge
 from seqtune.runtime import configure_threads, one_thread
 from seqtune.study import TrialOutcome, open_storage, redact, repeat
 from seqtune.tasks.seeded import RULES
@@ -319,6 +319,7 @@ def run_postmortems(url: str, rules: list[str], *, studies: Path = Path("studies
             p.study.set_user_attr("baselines", baseline_numbers(p.task))
         verdict = judge(p.rule, results(p.study), p.study.user_attrs["baselines"])
         p.study.set_user_attr("verdict", verdict.as_dict())
+        p.study.set_user_attr("answer", answer(verdict))
         p.study.set_user_attr("explanation", explain(verdict))
         out.append((p.study, verdict))
     return out

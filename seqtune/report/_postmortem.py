@@ -14,6 +14,7 @@ from seqtune.postmortem import (
     DEFECTS,
     Row,
     Verdict,
+    answer,
     configurations,
     explain,
     judge,
@@ -39,6 +40,8 @@ class PostmortemSection:
     study: optuna.Study
     rule: str
     rows: list[dict[str, Any]]
+    #: the short answer (the question's rule: above the fold), then the explanation
+    answer: str
     explanation: list[str]
     panels: list[Panel]
 
@@ -152,5 +155,5 @@ def postmortem_section(index: int, study: optuna.Study) -> PostmortemSection:
     if verdict.rows:
         panels += _ablation_panels(prefix, verdict)
     panels.append(_history_panel(prefix, found))
-    return PostmortemSection(study.study_name, study, rule, _table(verdict),
+    return PostmortemSection(study.study_name, study, rule, _table(verdict), answer(verdict),
                              explain(verdict).splitlines(), panels)
