@@ -30,7 +30,7 @@ from seqtune.report import write_report
 from seqtune.report._pages import page_name
 from seqtune.runtime import configure_threads
 from seqtune.space import parse_space
-from seqtune.study import leaderboard, open_storage, optimize
+from seqtune.study import leaderboard, open_storage, optimize, resolve_artifact_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-artifacts" / "report"
@@ -117,7 +117,7 @@ def test_leaderboard_rows_in_the_page_equal_the_storage(filled, browser):
     for name, study in _studies(filled["url"]).items():
         if name.startswith("postmortem"):
             continue
-        board = leaderboard(study)
+        board = leaderboard(study, resolve_artifact_dir(filled["url"]))
         browser.open(filled["out"] / page_name(name))
         header, *rows = browser.script(
             "return Array.from(document.querySelectorAll('#leaderboard tr')).map(r => "
@@ -191,8 +191,11 @@ def test_dashboard_shows_the_verdict_note_and_key_figures_and_a_rerun_replaces_t
     assert verdict_line.startswith("The study holds") and verdict_line in page
     assert before["graphs"] == ["seqtune-fig-attribution", "seqtune-fig-predicted",
                                 "seqtune-fig-task"]
-    assert before["artifacts"] == ["fig-attribution.plotly.json", "fig-predicted.plotly.json",
-                                   "fig-task.plotly.json"]
+    figures = [a for a in before["artifacts"] if a.endswith(".plotly.json")]
+    assert figures == ["fig-attribution.plotly.json", "fig-predicted.plotly.json",
+                       "fig-task.plotly.json"]
+    # and the repeats' per-point test results, one file per architecture
+    assert any(a.startswith("repeat-points-") for a in before["artifacts"])
     xss_note = get_note(_studies(filled["url"])[XSS])
     assert XSS not in xss_note and "&lt;script&gt;" in xss_note
     write_report(filled["url"], filled["out"])

@@ -63,20 +63,36 @@ def _winner(study: optuna.Study, metric: str, maximize: bool) -> list[str]:
 
 
 def _against_baselines(view: StudyView, maximize: bool) -> list[str]:
+    """The model picked on val against the strongest baseline on test, in the words
+    of the paired test (the leaderboard's), and the exact yardstick if any."""
     metric = view.board.metric
     tuned = [r for r in view.board.rows if r["kind"] == TUNED
              and r["test"].get(metric) is not None]
     base = [r for r in view.board.rows if r["kind"] == BASELINE
-            and r["test"].get(metric) is not None]
+            and r["test"].get(metric) is not None and not r.get("exact")]
     if not tuned or not base:
         return []
     pick = tuned[0]  # the board is sorted by val: the study's choice
-    best = (max if maximize else min)(base, key=lambda r: r["test"][metric])
+    comparisons = pick.get("comparisons") or {}
+    rivals = [b for b in base if b["name"] in comparisons] or base
+    best = (max if maximize else min)(rivals, key=lambda r: r["test"][metric])
     ours, theirs = pick["test"][metric], best["test"][metric]
-    beats = ours > theirs if maximize else ours < theirs
-    verb = "beats" if beats else ("ties with" if ours == theirs else "loses to")
-    return [f"On test the model picked on val ({pick['name']}, {_n(ours)}) {verb} the best "
-            f"baseline, {best['name']} ({_n(theirs)}): {_change(ours, theirs)}."]
+    if best["name"] in comparisons:
+        n = len(pick["repeats"]["record"]["seeds"])
+        return [f"On test the model picked on val ({pick['name']}, {_n(ours)}, mean of {n} "
+                f"seed{'s' if n > 1 else ''} retrained on train+val) "
+                f"{comparisons[best['name']].sentence(best['name'])}, the strongest "
+                f"baseline ({_n(theirs)})."]
+    word = "scores better than" if (ours > theirs if maximize else ours < theirs) else \
+        "scores worse than"
+    return [f"On test the model picked on val ({pick['name']}, {_n(ours)}) {word} the best "
+            f"baseline, {best['name']} ({_n(theirs)}): {_change(ours, theirs)} (one run, no "
+            "paired test: no repeats stored)."]
+
+
+def _yardstick(view: StudyView) -> list[str]:
+    """The leaderboard's solved / not solved sentence against an exact baseline."""
+    return [n for n in view.board.notes if " solve" in n and "the threshold for solved" in n]
 
 
 def _importances(scores: dict[str, float], n_complete: int) -> list[str]:
@@ -130,10 +146,12 @@ def _digitsum(points: list[CurvePoint], here: int) -> list[str]:
     if point is not None and point.tuned and SELECTED_LOGISTIC in point.baselines:
         arch = max(point.tuned, key=point.tuned.get)
         ours, logistic = point.tuned[arch], point.baselines[SELECTED_LOGISTIC]
-        verb = "beats" if ours > logistic else ("ties with" if ours == logistic else "loses to")
+        verb = ("scores above" if ours > logistic else
+                ("ties with" if ours == logistic else "scores below"))
         out.append(f"At L={here} the best tuned model ({arch}, {ours:.3f}) {verb} the "
                    f"{SELECTED_LOGISTIC} baseline ({logistic:.3f}: "
-                   f"{_change(ours, logistic)}), which can represent the task exactly "
+                   f"{_change(ours, logistic)}; the study page's paired test says whether "
+                   "that is more than noise), which can represent the task exactly "
                    "(class s scores a_s[d1] + b_s[d2], which can peak at s = d1 + d2).")
     return out
 
@@ -142,9 +160,9 @@ def headline(view: StudyView) -> str:
     """The one sentence for the index: the test result against the baselines, else
     the winner on val."""
     maximize = view.study.direction == optuna.study.StudyDirection.MAXIMIZE
-    lines = _against_baselines(view, maximize) or _winner(view.study, view.board.metric,
-                                                           maximize)
-    return lines[0]
+    lines = (_yardstick(view) + _against_baselines(view, maximize)
+             or _winner(view.study, view.board.metric, maximize))
+    return " ".join(lines[:2])
 
 
 def study_verdict(view: StudyView, scores: dict[str, float],
@@ -154,7 +172,8 @@ def study_verdict(view: StudyView, scores: dict[str, float],
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     lines = [_trials(study), *_winner(study, view.board.metric, maximize),
-             *_against_baselines(view, maximize), *_importances(scores, n_complete)]
+             *_yardstick(view), *_against_baselines(view, maximize),
+             *_importances(scores, n_complete)]
     if isinstance(view.task, SeededTask):
         lines += _seeded(view, view.task)
     if isinstance(view.task, DigitSumTask) and curve:
