@@ -50,7 +50,8 @@ Sections (run in this order; name some to run only those, default all):
   pruning     the same trials with a pruner and with `--pruner none`.
               Targets: >= 40% fewer epochs, best value at most 2% worse.
   memory      peak RSS of one worker (target <= 600 MB), wall time of
-              `seqtune run --quick` (<= 2 min) and `seqtune run` (<= 10 min).
+              `seqtune run --quick` (<= 2 min, idle and with one core busy) and
+              `seqtune run` (<= 10 min, with one core busy).
 
 Every run uses fresh temporary SQLite storages and report folders: nothing in
 storage/ or reports/ is touched. Sections run one after another (parallel
