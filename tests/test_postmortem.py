@@ -326,3 +326,16 @@ def test_tuned_row_retrains_the_best_seeded_trial_to_its_stored_value(sqlite_url
     outcome = train_and_score(FluxTask(rule="drift"), tuned.params, tuned.max_epochs,
                               tuned.patience, tuned.seed)
     assert outcome.fit.best_value == pytest.approx(seeded.best_value, rel=1e-6)
+
+
+def test_tuned_row_says_whether_it_reproduced_its_stored_trial():
+    tuned = {"tuned_source": "best trial #7 of study seeded-drift", "seed": 3,
+             "tuned_epochs": 60, "stored_val_mse": 2.2e-5, "retrained_val_mse": 2.2e-5,
+             "tuned_rtol": 1e-3, "reproduced_stored_value": True}
+    text = explain(judge("drift", _table(tuned=tuned)))
+    assert ("best trial #7 of study seeded-drift, retrained with its own seed 3 for 60 epochs "
+            "(its best epoch): val MSE 2.2e-05 reproduces the stored 2.2e-05 within relative "
+            "tolerance 0.001") in text
+    tuned.update(retrained_val_mse=7.1e-5, reproduced_stored_value=False)
+    assert "val MSE 7.1e-05 does NOT reproduce the stored 2.2e-05" in explain(
+        judge("drift", _table(tuned=tuned)))

@@ -39,7 +39,7 @@ from seqtune.postmortem._evidence import (
     train_flux_seeds,
     tuned_evidence,
 )
-from seqtune.postmortem._tuned import Tuned, find_tuned
+from seqtune.postmortem._tuned import TUNED_RTOL, Tuned, find_tuned
 from seqtune.postmortem._verdict import BASELINES, Verdict, answer, explain, judge
 from seqtune.runtime import configure_threads, one_thread
 from seqtune.study import TrialOutcome, open_storage, redact, repeat
@@ -154,9 +154,11 @@ class _Objective:
             t = self.tuned
             reproduced = (None if t.stored_val_mse is None
                           else math.isclose(first.fit.best_value, t.stored_val_mse,
-                                            rel_tol=1e-6))
+                                            rel_tol=TUNED_RTOL))
             attrs = {**tuned_evidence(self.task, first), "tuned_source": t.source,
-                     "tuned_params": t.params, "seed": t.seed,
+                     "tuned_params": t.params, "seed": t.seed, "tuned_epochs": t.max_epochs,
+                     "stored_val_mse": t.stored_val_mse,
+                     "retrained_val_mse": first.fit.best_value, "tuned_rtol": TUNED_RTOL,
                      "reproduced_stored_value": reproduced}
         else:
             assert config.setup is not None

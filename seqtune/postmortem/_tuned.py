@@ -11,8 +11,11 @@ from optuna.distributions import BaseDistribution
 
 from seqtune.config import load_config
 
-#: retraining the tuned model stops here (its best epoch usually comes sooner)
+#: the [start] configuration (no stored trial) trains at most this many epochs
 MAX_TUNED_EPOCHS = 40
+#: the retrained best trial must give back its stored val MSE within this relative
+#: tolerance (CPU; a GPU or another torch build may differ by more)
+TUNED_RTOL = 1e-3
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,13 @@ def find_tuned(storage: optuna.storages.BaseStorage, rule: str, studies: Path,
     """The best trial of study ``seeded-<rule>``, else the ``[start]`` table of
     ``studies/seeded-<rule>.toml``.
 
-    A best trial is retrained with its own seed up to its best epoch, which on
-    CPU gives back the very model it stored (when that epoch is within
-    :data:`MAX_TUNED_EPOCHS`); fixed values of the study file's space fill in
-    parameters the trial did not search.
+    A best trial is retrained with its own seed for its own best epoch (no cap
+    but ``max_epochs``), which on CPU gives back the very model it stored
+    (checked against :data:`TUNED_RTOL`); fixed values of the study file's
+    space fill in parameters the trial did not search.
     """
     name = f"seeded-{rule}"
-    cap = min(MAX_TUNED_EPOCHS, max_epochs or MAX_TUNED_EPOCHS)
+    cap = max_epochs or 10 ** 9
     path = studies / f"{name}.toml"
     config = load_config(path) if path.is_file() else None
     fixed = ({k: v for k, v in config.space.items() if not isinstance(v, BaseDistribution)}
@@ -58,5 +61,6 @@ def find_tuned(storage: optuna.storages.BaseStorage, rule: str, studies: Path,
     arch = config.space["architecture"]
     choices = list(getattr(arch, "choices", [arch]))
     params = {"architecture": "lstm" if "lstm" in choices else choices[0], **config.start}
-    return Tuned(params, config.seed, min(config.max_epochs, cap), config.patience,
+    return Tuned(params, config.seed, min(config.max_epochs, cap, MAX_TUNED_EPOCHS),
+                 config.patience,
                  f"[start] table of {path} (no finished trial in study {name})")

@@ -135,6 +135,10 @@ def _seeds_from(attrs: Mapping[str, Any]) -> list[Seed]:
     return out
 
 
+_TUNED_KEYS = ("tuned_source", "seed", "tuned_epochs", "stored_val_mse", "retrained_val_mse",
+               "tuned_rtol", "reproduced_stored_value")
+
+
 @dataclass(frozen=True)
 class Row:
     """One configuration: its seeds' numbers, read from its trial's user attrs."""
@@ -147,6 +151,8 @@ class Row:
     defects_on: list[str] = field(default_factory=list)
     #: seeds whose training diverged
     diverged: int = 0
+    #: the tuned row: where it comes from and whether it reproduced its stored trial
+    tuned: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_attrs(cls, name: str, attrs: Mapping[str, Any]) -> Row:
@@ -155,7 +161,8 @@ class Row:
         diverged = sum(bool(d) for d in cols.get("diverged", []))
         return cls(name=name, role=attrs["role"], about=attrs.get("about", ""), seeds=seeds,
                    setup=dict(attrs.get("setup") or {}),
-                   defects_on=list(attrs.get("defects_on") or []), diverged=diverged)
+                   defects_on=list(attrs.get("defects_on") or []), diverged=diverged,
+                   tuned={k: attrs[k] for k in _TUNED_KEYS if k in attrs})
 
     @property
     def n(self) -> int:
@@ -476,7 +483,25 @@ def _tuned(v: Verdict) -> list[str]:
         best = min(flux, key=lambda r: r.nmse)
         text += (f"; the best configuration of the question's model, {best.name}, has "
                  f"{_n(best.nmse / tuned.nmse)}x its median normalized MSE")
-    return [text + "."]
+    out = [text + "."]
+    t = tuned.tuned
+    if t.get("tuned_source"):
+        how = (f"It is {t['tuned_source']}, retrained with its own seed {t.get('seed')} for "
+               f"{t.get('tuned_epochs')} epochs")
+        if t.get("stored_val_mse") is None:
+            how += " (no stored trial value to reproduce)"
+        elif t.get("reproduced_stored_value"):
+            how += (f" (its best epoch): val MSE {_n(t['retrained_val_mse'])} reproduces the "
+                    f"stored {_n(t['stored_val_mse'])} within relative tolerance "
+                    f"{_n(t.get('tuned_rtol', 0))}")
+        else:
+            how += (f" (its best epoch): val MSE {_n(t['retrained_val_mse'])} does NOT reproduce "
+                    f"the stored "
+                    f"{_n(t['stored_val_mse'])} (relative tolerance "
+                    f"{_n(t.get('tuned_rtol', 0))}); the table shows the retrained seeds")
+        out.append(how + f"; then seeds {t.get('seed')}+1.. for the spread over "
+                   f"{tuned.n} seeds.")
+    return out
 
 
 def _side(v: Verdict) -> list[str]:
