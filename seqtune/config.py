@@ -10,18 +10,27 @@ settings to run one study per value, e.g. digitsum lengths) and ``[quick]``
 
 from __future__ import annotations
 
+import inspect
 import itertools
+import math
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 from seqtune.errors import SeqtuneError
-from seqtune.space import SearchSpace, parse_space
-from seqtune.tasks import TASKS
+from seqtune.space import SearchSpace, contains, parse_space
+from seqtune.tasks import TASKS, check_settings
 
 _TABLES = {"study", "task", "train", "space", "start", "sweep", "quick"}
 _STUDY_KEYS = {"name", "n_trials", "timeout", "sampler", "pruner", "seed",
@@ -82,8 +91,11 @@ class StudyConfig:
         if "max_epochs" in given and given["max_epochs"] < 1:
             raise SeqtuneError(f"--max-epochs: must be a positive integer, "
                                f"got {given['max_epochs']}")
-        if "timeout" in given and given["timeout"] <= 0:
-            raise SeqtuneError(f"--timeout: must be positive seconds, got {given['timeout']}")
+        if "timeout" in given and not 0 < given["timeout"] < math.inf:
+            raise SeqtuneError(f"--timeout: must be positive finite seconds, "
+                               f"got {given['timeout']}")
+        if "seed" in given:
+            check_seed(given["seed"], "--seed")
         if "csv" in given:
             given["task"] = {**self.task, "csv": given.pop("csv")}
         checked = replace(self, **given)
@@ -91,19 +103,114 @@ class StudyConfig:
         return checked
 
 
+#: seeds (study, task) are 0..MAX_SEED; trial n trains with seed + n, and NumPy
+#: takes seeds below 2**32
+MAX_SEED = 2**31 - 1
+
+
+def check_seed(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEED:
+        raise SeqtuneError(f"{where}: expected an integer 0..{MAX_SEED} (2**31 - 1), "
+                           f"got {value!r}")
+    return value
+
+
+def _check_args(cls: type, args: Any, where: str) -> None:
+    """``args`` must be a table of keywords of ``cls`` whose values have the type
+    of the keyword's default (an int where the default is an int, ...)."""
+    if not isinstance(args, Mapping):
+        raise SeqtuneError(f"{where}: expected a table of keyword arguments, got {args!r}")
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return
+    for key, value in args.items():
+        if key not in parameters:
+            raise SeqtuneError(f"{where}.{key}: {cls.__name__} takes no argument {key!r}; "
+                               f"it takes {sorted(p for p in parameters if p != 'seed')}")
+        default = parameters[key].default
+        kinds = {bool: bool, int: int, float: int | float, str: str}
+        kind = kinds.get(type(default))
+        if kind is not None and (not isinstance(value, kind)
+                                 or isinstance(value, bool) != isinstance(default, bool)):
+            raise SeqtuneError(f"{where}.{key}: expected {type(default).__name__} like its "
+                               f"default {default!r}, got {value!r}")
+
+
+def _component(kind: str, module: Any, base: type, name: Any, args: Any, where: str,
+               examples: str, seed: int | None = None) -> None:
+    """``module.name(**args)`` must be a concrete ``base`` class that builds."""
+    cls = getattr(module, name, None) if isinstance(name, str) else None
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise SeqtuneError(f"{where}: unknown {kind} {name!r}; expected an "
+                           f"{module.__name__} class name such as {examples}")
+    _check_args(cls, args, f"{where}_args")
+    if seed is not None and "seed" in inspect.signature(cls).parameters:
+        args = {"seed": seed, **args}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cls(**args)
+    except Exception as exc:  # noqa: BLE001 - any class of Optuna's, any reason
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SeqtuneError(f"{where}: {name} cannot be built from its arguments "
+                           f"({reason}); expected a {kind} such as {examples}") from None
+
+
 def _check_components(config: StudyConfig) -> None:
-    """Sampler and pruner names must exist in Optuna."""
-    sampler = getattr(optuna.samplers, config.sampler, None)
-    if not (isinstance(sampler, type) and issubclass(sampler, optuna.samplers.BaseSampler)):
-        raise SeqtuneError(f"{config.source}: study.sampler: unknown sampler "
-                           f"{config.sampler!r}; expected an optuna.samplers class name "
-                           "such as TPESampler, RandomSampler, GPSampler, CmaEsSampler")
-    if config.pruner.lower() != "none":
-        pruner = getattr(optuna.pruners, config.pruner, None)
-        if not (isinstance(pruner, type) and issubclass(pruner, optuna.pruners.BasePruner)):
-            raise SeqtuneError(f"{config.source}: study.pruner: unknown pruner "
-                               f"{config.pruner!r}; expected an optuna.pruners class name "
-                               "such as MedianPruner, HyperbandPruner, or 'none'")
+    """Sampler and pruner must be Optuna classes that build from their arguments."""
+    _component("sampler", optuna.samplers, optuna.samplers.BaseSampler, config.sampler,
+               config.sampler_args, f"{config.source}: study.sampler",
+               "TPESampler, RandomSampler, GPSampler, CmaEsSampler", seed=config.seed)
+    if not (isinstance(config.pruner, str) and config.pruner.lower() == "none"):
+        _component("pruner", optuna.pruners, optuna.pruners.BasePruner, config.pruner,
+                   config.pruner_args, f"{config.source}: study.pruner",
+                   "MedianPruner, HyperbandPruner, or 'none'")
+
+
+#: parameters only some tasks use (the others would fail every trial or ignore them)
+TASK_PARAMETERS = {"teacher_forcing": ("seeded",), "rollout": ("seeded",),
+                   "window": ("rainfall",)}
+#: parameters bounded by a task setting: parameter -> setting
+TASK_BOUNDS = {"rollout": "horizon", "window": "max_window"}
+
+
+def _highest(value: Any) -> Any:
+    if isinstance(value, CategoricalDistribution):
+        return max(value.choices)
+    if isinstance(value, IntDistribution | FloatDistribution):
+        return value.high
+    return value
+
+
+def _check_against_task(config: StudyConfig) -> None:
+    """Every parameter of ``[space]`` and ``[start]`` must be one the task uses,
+    within the task's bounds, and ``[start]`` must lie inside ``[space]``."""
+    task = config.task_name
+    defaults = {k: p.default for k, p in inspect.signature(TASKS[task]).parameters.items()}
+    for table, entries in (("space", config.space), ("start", config.start)):
+        for name, value in entries.items():
+            where = f"{config.source}: {table}.{name}"
+            if task not in TASK_PARAMETERS.get(name, (task,)):
+                raise SeqtuneError(f"{where}: task {task!r} does not use {name} (only "
+                                   f"{', '.join(TASK_PARAMETERS[name])} does); remove it")
+            setting = TASK_BOUNDS.get(name)
+            bound = config.task.get(setting, defaults.get(setting)) if setting else None
+            if isinstance(bound, int) and not isinstance(bound, bool) \
+                    and _highest(value) > bound:
+                raise SeqtuneError(f"{where}: at most task.{setting} = {bound}, "
+                                   f"got {_highest(value)!r}")
+    for name, value in config.start.items():
+        if name == "architecture":
+            continue
+        where = f"{config.source}: start.{name}"
+        if name not in config.space:
+            raise SeqtuneError(f"{where}: not in [space]; [start] sets searched parameters")
+        if not contains(config.space[name], value):
+            entry = config.space[name]
+            shown = entry if not isinstance(entry, BaseDistribution) else \
+                getattr(entry, "choices", None) or f"{entry.low}..{entry.high}"
+            raise SeqtuneError(f"{where}: {value!r} is outside [space] ({shown})")
 
 
 def _table(doc: Mapping[str, Any], key: str, where: str, allowed: set[str] | None = None
@@ -147,9 +254,25 @@ def parse_config(doc: Mapping[str, Any], source: str = "<memory>") -> StudyConfi
     for key in ("max_epochs", "patience"):
         if key in train:
             _positive_int(train[key], f"{source}: train.{key}")
+    for key in ("n_trials", "max_epochs", "patience"):
+        if key in quick:
+            _positive_int(quick[key], f"{source}: quick.{key}")
+    if (quick_timeout := quick.get("timeout")) is not None and (
+            not isinstance(quick_timeout, int | float) or isinstance(quick_timeout, bool)
+            or not 0 < quick_timeout < math.inf):
+        raise SeqtuneError(f"{source}: quick.timeout: must be positive finite seconds, "
+                           f"got {quick_timeout!r}")
+    if "sweep" in quick:
+        quick_sweep = _table(quick, "sweep", f"{source}: quick")
+        for key, values in quick_sweep.items():
+            if not isinstance(values, list) or not values:
+                raise SeqtuneError(f"{source}: quick.sweep.{key}: expected a non-empty list")
     timeout = study.get("timeout")
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
-        raise SeqtuneError(f"{source}: study.timeout: must be positive seconds, got {timeout!r}")
+    if timeout is not None and (not isinstance(timeout, int | float) or isinstance(
+            timeout, bool) or not 0 < timeout < math.inf):
+        raise SeqtuneError(f"{source}: study.timeout: must be positive finite seconds, "
+                           f"got {timeout!r}")
+    check_seed(study.get("seed", 0), f"{source}: study.seed")
     space = parse_space(_table(doc, "space", source), f"{source}: space")
     start = _table(doc, "start", source)
     parse_space({"architecture": "lstm", **start}, f"{source}: start")
@@ -157,13 +280,17 @@ def parse_config(doc: Mapping[str, Any], source: str = "<memory>") -> StudyConfi
         name=study["name"], task=task, space=space,
         n_trials=study.get("n_trials", 20), timeout=timeout,
         sampler=study.get("sampler", "TPESampler"),
-        sampler_args=dict(study.get("sampler_args", {})),
+        sampler_args=_table(study, "sampler_args", f"{source}: study"),
         pruner=study.get("pruner", "MedianPruner"),
-        pruner_args=dict(study.get("pruner_args", {})),
+        pruner_args=_table(study, "pruner_args", f"{source}: study"),
         seed=study.get("seed", 0), max_epochs=train.get("max_epochs", 100),
         patience=train.get("patience", 20), start=start, sweep=sweep, quick=quick,
         source=source)
     _check_components(config)
+    for each in [*config.expand(), *(config.quick_variant().expand() if quick else [])]:
+        _check_against_task(each)
+        check_settings(each.task_name, {k: v for k, v in each.task.items() if k != "name"},
+                       f"{source}: task")
     return config
 
 

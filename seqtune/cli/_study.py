@@ -23,6 +23,7 @@ from seqtune.study import (
     resolve_artifact_dir,
     resolve_storage_url,
 )
+from seqtune.study._optimize import check_studies
 from seqtune.study._refit import DEFAULT_REPEATS
 from seqtune.study._storage import GRACE_FACTOR, HEARTBEAT_INTERVAL
 
@@ -106,6 +107,7 @@ def optimize_cmd(
                            f"({heartbeat_interval} s), got {grace_period}")
     processes = resolve_workers(workers)
     url = resolve_storage_url(storage)
+    check_studies(configs, url)  # every study of a sweep, before the first is written
     configure_threads()
     rows = [row for c in configs for row in _run_study(
         c, url, workers=processes, heartbeat_interval=heartbeat_interval,
@@ -143,6 +145,7 @@ def run_cmd(
     configure_threads()
     started = time.perf_counter()
     expanded = [e for c in configs for e in c.expand()]
+    check_studies(expanded, url)
     if repeats is None:
         repeats = QUICK_REPEATS if quick else DEFAULT_REPEATS
     rows = [row for e in expanded for row in _run_study(e, url, workers=processes,

@@ -49,6 +49,42 @@ def _existing_study_direction(storage: optuna.storages.BaseStorage, name: str) -
     return storage.get_study_directions(study_id)
 
 
+def _refuse_mismatch(storage: optuna.storages.BaseStorage, config: StudyConfig, task: Task,
+                     storage_url: str, fingerprint: str) -> bool:
+    """Whether study ``config.name`` exists; raise if it exists with another
+    direction, task or data. Reads only."""
+    directions = _existing_study_direction(storage, config.name)
+    if directions is None:
+        return False
+    where = f"study {config.name!r} in {redact(storage_url)}"
+    wanted = optuna.study.StudyDirection[task.direction.upper()]
+    if list(directions) != [wanted]:
+        raise SeqtuneError(f"{where}: exists with direction "
+                           f"{directions[0].name.lower()}, but task {task.name!r} "
+                           f"needs {task.direction}")
+    attrs = storage.get_study_user_attrs(storage.get_study_id_from_name(config.name))
+    stored = attrs.get("task")
+    if stored is not None and stored != task.config():
+        raise SeqtuneError(f"{where}: exists with another task "
+                           f"({json.dumps(stored, sort_keys=True)}); use another "
+                           "--study-name")
+    if stored is not None and attrs.get("data_fingerprint") != fingerprint:
+        raise SeqtuneError(f"{where}: exists with different data (fingerprint "
+                           f"{attrs.get('data_fingerprint')} != {fingerprint})")
+    return True
+
+
+def check_studies(configs: list[StudyConfig], storage_url: str) -> None:
+    """Refuse, before anything is written, what :func:`prepare_study` would refuse
+    for any of ``configs`` (a sweep must not create and train its first study and
+    then refuse the second): every task is built, then every existing study
+    checked."""
+    tasks = [make_task(config.task) for config in configs]
+    storage = open_storage(storage_url, heartbeat_interval=None)
+    for config, task in zip(configs, tasks, strict=True):
+        _refuse_mismatch(storage, config, task, storage_url, task.fingerprint())
+
+
 def prepare_study(config: StudyConfig, storage_url: str, task: Task | None = None,
                   queue_start: bool = False, **storage_kwargs: Any) -> tuple[optuna.Study, Task]:
     """Load or create the study, refusing a mismatch before anything is written.
@@ -60,24 +96,9 @@ def prepare_study(config: StudyConfig, storage_url: str, task: Task | None = Non
     storage = open_storage(storage_url, **storage_kwargs)
     sampler = make_sampler(config.sampler, config.sampler_args, config.seed)
     pruner = make_pruner(config.pruner, config.pruner_args)
-    directions = _existing_study_direction(storage, config.name)
-    where = f"study {config.name!r} in {redact(storage_url)}"
-    if directions is not None:
-        wanted = optuna.study.StudyDirection[task.direction.upper()]
-        if list(directions) != [wanted]:
-            raise SeqtuneError(f"{where}: exists with direction "
-                               f"{directions[0].name.lower()}, but task {task.name!r} "
-                               f"needs {task.direction}")
+    if _refuse_mismatch(storage, config, task, storage_url, fingerprint):
         study = optuna.load_study(study_name=config.name, storage=storage, sampler=sampler,
                                   pruner=pruner)
-        stored = study.user_attrs.get("task")
-        if stored is not None and stored != task.config():
-            raise SeqtuneError(f"{where}: exists with another task "
-                               f"({json.dumps(stored, sort_keys=True)}); use another "
-                               "--study-name")
-        if stored is not None and study.user_attrs.get("data_fingerprint") != fingerprint:
-            raise SeqtuneError(f"{where}: exists with different data (fingerprint "
-                               f"{study.user_attrs.get('data_fingerprint')} != {fingerprint})")
     else:
         try:
             study = optuna.create_study(study_name=config.name, storage=storage,
