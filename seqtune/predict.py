@@ -19,6 +19,9 @@ from seqtune.errors import SeqtuneError
 from seqtune.study._artifacts import Checkpoint
 from seqtune.trainer import predict
 
+#: forecasts one ``predict --steps`` may ask for (each is one forward pass)
+MAX_STEPS = 10_000
+
 Inputs = list[tuple[str, list[float]]]  # (where it came from, for messages; numbers)
 
 
@@ -68,8 +71,8 @@ def forecast(checkpoint: Checkpoint, history: np.ndarray, steps: int = 1,
                            f"got {len(history)}")
     if not np.isfinite(history).all():
         raise SeqtuneError(f"{where}: expected finite numbers")
-    if steps < 1:
-        raise SeqtuneError(f"--steps: must be a positive integer, got {steps}")
+    if not 1 <= steps <= MAX_STEPS:
+        raise SeqtuneError(f"--steps: must be an integer 1..{MAX_STEPS}, got {steps}")
     if steps > 1 and len(columns) > 1:
         raise SeqtuneError(f"--steps: the model also reads {', '.join(columns[1:])}, whose "
                            f"future values are unknown; it forecasts 1 step, not {steps}")

@@ -20,11 +20,20 @@ app = typer.Typer(
 console = Console(stderr=False)
 state = {"debug": False, "quiet": False}
 
+def check_folder(value: Path | None) -> Path | None:
+    """A folder option: refuse a path that is (or lies under) an existing file."""
+    if value is not None:
+        existing = next((p for p in (value, *value.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise typer.BadParameter(f"{value}: {existing} is a file, not a folder")
+    return value
+
+
 StorageOpt = Annotated[str | None, typer.Option(
     "--storage", envvar=None, show_default=False,
     help="Optuna storage URL. Default: $OPTUNA_STORAGE, else sqlite:///storage/seqtune.db.")]
 ArtifactDirOpt = Annotated[Path | None, typer.Option(
-    show_default=False,
+    show_default=False, callback=check_folder,
     help="Artifact store folder (best-model checkpoints). Default: artifacts/ beside an "
          "SQLite storage file (storage/artifacts for the default storage), else "
          "storage/artifacts.")]

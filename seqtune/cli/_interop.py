@@ -216,7 +216,15 @@ def _inputs(seq: list[str], file: Path | None) -> list[tuple[str, list[float]]]:
     if file is not None:
         if not file.is_file():
             raise SeqtuneError(f"--file {file}: file not found")
-        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise SeqtuneError(f"--file {file}: not UTF-8 text (byte {exc.start}); expected "
+                               "numbers separated by commas or spaces, one sequence a "
+                               "line") from None
+        except OSError as exc:
+            raise SeqtuneError(f"--file {file}: cannot read ({exc.strerror})") from None
+        for n, line in enumerate(text.splitlines(), start=1):
             if line.strip() and not line.lstrip().startswith("#"):
                 rows.append((f"--file {file}, line {n}", _numbers(line, f"{file}, line {n}")))
     return rows

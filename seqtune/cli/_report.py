@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console
+from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, check_folder, console
 from seqtune.cli._leaderboard import _refuse_missing_sqlite
 from seqtune.study import resolve_storage_url
 
@@ -26,7 +26,8 @@ def make_report(url: str, out: Path, artifact_dir: Path | None) -> Path:
 @app.command("report")
 def report_cmd(
     storage: StorageOpt = None,
-    out: Annotated[Path, typer.Option(help="Folder of the HTML pages.")] = Path("reports"),
+    out: Annotated[Path, typer.Option(callback=check_folder,
+                                      help="Folder of the HTML pages.")] = Path("reports"),
     artifact_dir: ArtifactDirOpt = None,
 ) -> None:
     """Write OUT/index.html, one page per study and the post-mortem page.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ from sqlalchemy.engine import make_url
 from torch import nn
 
 from seqtune.errors import SeqtuneError
-from seqtune.models import build_model
-from seqtune.tasks import Task
+from seqtune.models import MODEL_KINDS, build_model
+from seqtune.space import check_value
+from seqtune.tasks import TASKS, Task, check_settings
 from seqtune.tasks.rainfall import RainfallTask
 from seqtune.trainer import TrainConfig
 
@@ -90,15 +92,78 @@ class Checkpoint:
         return self.data["context"]
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint file with ``weights_only=True`` and rebuild its model."""
-    data = torch.load(path, map_location="cpu", weights_only=True)
+#: what a checkpoint's ``model.spec`` may hold, and the bounds of each (ints)
+_SPEC_LIMITS = {"horizon": (1, 1000), "n_features": (1, 1000), "vocab_size": (1, 1000),
+                "n_classes": (1, 1000), "embedding_dim": (1, 1024)}
+
+
+def _check_checkpoint(data: Any, path: str | Path) -> None:
+    """The checkpoint's structure, and a model within the limits of a trial
+    (:data:`seqtune.space.LIMITS`), before anything is allocated."""
+    def refuse(what: str) -> SeqtuneError:
+        return SeqtuneError(f"{path}: not a usable seqtune checkpoint ({what})")
+
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise SeqtuneError(f"{path}: not a seqtune checkpoint (expected format {FORMAT})")
+    for key, kind in (("model", dict), ("task", dict), ("params", dict), ("context", dict),
+                      ("state_dict", dict)):
+        if not isinstance(data.get(key), kind):
+            raise refuse(f"{key!r} missing or not a {kind.__name__}")
+    if not isinstance(data.get("value"), int | float) or not isinstance(data.get("trial"), int):
+        raise refuse("no trial number and value")
+    model, spec = data["model"], data["model"].get("spec")
+    if model.get("kind") not in MODEL_KINDS or not isinstance(spec, dict):
+        raise refuse(f"unknown model kind {model.get('kind')!r}")
+    try:
+        for name in ("architecture", "hidden_size", "num_layers"):
+            check_value(name, model.get(name), f"model.{name}")
+    except SeqtuneError as exc:
+        raise refuse(str(exc)) from None
+    for key, value in spec.items():
+        low, high = _SPEC_LIMITS.get(key, (1, 0))
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise refuse(f"model.spec.{key} = {value!r}")
+    if not all(isinstance(v, torch.Tensor) for v in data["state_dict"].values()):
+        raise refuse("state_dict holds something else than tensors")
+    task = data["task"]
+    if task.get("name") not in TASKS:
+        raise refuse(f"unknown task {task.get('name')!r}")
+    try:
+        check_settings(task.get("name"), {k: v for k, v in task.items() if k != "name"})
+    except SeqtuneError as exc:
+        raise refuse(str(exc)) from None
+    if task.get("name") == "seeded" and not isinstance(task.get("n_seeds"), int):
+        raise refuse("task.n_seeds missing")
+    if task.get("name") == "rainfall":
+        ctx = data["context"]
+        columns = ctx.get("columns")
+        if not (isinstance(ctx.get("window"), int) and 1 <= ctx["window"] <= 1000
+                and isinstance(columns, list) and columns
+                and all(isinstance(ctx.get(k), list) and len(ctx[k]) == len(columns)
+                        for k in ("mean", "std"))):
+            raise refuse("context needs window, columns, mean and std")
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint file with ``weights_only=True`` and rebuild its model; a
+    file that is not one (garbage, a pickle, another ``torch.save``, missing or
+    mis-shaped weights, a model beyond a trial's limits) is one line."""
+    try:
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4"
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unpickling fails in many ways
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise SeqtuneError(f"{path}: not a seqtune checkpoint (unreadable: {reason})") from None
+    _check_checkpoint(data, path)
     spec = data["model"]
-    model = build_model(spec["kind"], spec["architecture"], spec["hidden_size"],
-                        spec["num_layers"], **spec["spec"])
-    model.load_state_dict(data["state_dict"])
+    try:
+        model = build_model(spec["kind"], spec["architecture"], spec["hidden_size"],
+                            spec["num_layers"], **spec["spec"])
+        model.load_state_dict(data["state_dict"])
+    except (TypeError, ValueError, RuntimeError) as exc:
+        reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise SeqtuneError(f"{path}: not a usable seqtune checkpoint ({reason})") from None
     return Checkpoint(model.eval(), data)
 
 

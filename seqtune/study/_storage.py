@@ -281,6 +281,8 @@ def open_storage(url: str, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
                 "heartbeat_stale_trial_callback":
                     RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)}
             return _rdb_storage(url, engine_kwargs={"connect_args": connect_args}, **heartbeat)
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError, RuntimeError) as exc:
+        # RuntimeError: Optuna finds a schema version it does not know (another
+        # program's alembic_version, or a newer Optuna's)
         reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or ["?"])[0]
         raise SeqtuneError(f"storage {shown}: cannot open ({scrub(reason)})") from None

@@ -12,6 +12,7 @@ which may reach back into the previous split: past observations, not leakage.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -24,6 +25,10 @@ from seqtune.tasks._base import Split, Splits, Task
 TARGET = "Precipitation"
 EXOGENOUS = ("Specific Humidity", "Relative Humidity", "Temperature")
 MIN_TRAIN_WINDOWS = 12
+#: limits of a ``--csv`` file: bytes, data rows, and the magnitude of a value
+MAX_CSV_BYTES = 16 * 2**20
+MAX_ROWS = 100_000
+MAX_ABS_VALUE = 1e100
 
 
 def elnino_series() -> np.ndarray:
@@ -44,9 +49,23 @@ def read_csv_series(path: str | Path, target: str = TARGET,
     if not path.is_file():
         raise SeqtuneError(f"{path}: file not found (expected a CSV with a {target!r} column)")
     try:
+        size = path.stat().st_size
+        with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+            header = next(csv.reader([fh.readline()]), [])
+    except OSError as exc:
+        raise SeqtuneError(f"{path}: cannot read ({exc.strerror})") from None
+    if size > MAX_CSV_BYTES:
+        raise SeqtuneError(f"{path}: {size / 2**20:.0f} MiB; at most {MAX_CSV_BYTES // 2**20} "
+                           "MiB (a monthly series of a few thousand rows is a few hundred KiB)")
+    if duplicates := sorted({c for c in header if header.count(c) > 1}):
+        raise SeqtuneError(f"{path}: duplicate column name(s) {duplicates}; expected unique "
+                           "names")
+    try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SeqtuneError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    if len(frame) > MAX_ROWS:
+        raise SeqtuneError(f"{path}: {len(frame)} data rows; at most {MAX_ROWS}")
     columns = (target, *exogenous)
     for column in columns:
         if column not in frame.columns:
@@ -69,6 +88,9 @@ def read_csv_series(path: str | Path, target: str = TARGET,
         out[:, j] = values.to_numpy(dtype=np.float64)
     if not np.isfinite(out).all():
         raise SeqtuneError(f"{path}: infinite values; expected finite numbers")
+    if (largest := float(np.abs(out).max())) > MAX_ABS_VALUE:
+        raise SeqtuneError(f"{path}: a value of magnitude {largest:.3g}; expected numbers "
+                           f"within +-{MAX_ABS_VALUE:g} (larger ones overflow the scaling)")
     return out
 
 
