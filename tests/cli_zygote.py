@@ -9,7 +9,8 @@ console script does. Its exit status is the process's real exit status.
 
 Protocol: each stdin line is ``{"parallel": k, "cases": [case, ...]}`` where a
 case has ``args``, ``env``, ``cwd``, ``stdout``, ``stderr`` and optional
-``user``; the answer is one line ``[{"status": int, "seconds": float}, ...]``.
+``user`` and ``timeout`` (seconds, then SIGKILL: its result says ``"timed_out": true``);
+the answer is one line ``[{"status": int, "seconds": float}, ...]``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import importlib
 import json
 import os
 import pwd
+import signal
 import sys
 import time
 from typing import Any
@@ -75,10 +77,17 @@ def _run(cases: list[dict[str, Any]], parallel: int) -> list[dict[str, Any]]:
                 finally:  # never return into this loop
                     os._exit(1)
             running[pid] = (index, time.monotonic())
-        pid, wait_status = os.wait()
+        pid, wait_status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:  # none ended yet: kill the ones past their optional "timeout"
+            for late, (index, started) in running.items():
+                if time.monotonic() - started > cases[index].get("timeout", float("inf")):
+                    os.kill(late, signal.SIGKILL)
+                    results[index]["timed_out"] = True
+            time.sleep(0.02)
+            continue
         index, started = running.pop(pid)
-        results[index] = {"status": os.waitstatus_to_exitcode(wait_status),
-                          "seconds": round(time.monotonic() - started, 2)}
+        results[index].update(status=os.waitstatus_to_exitcode(wait_status),
+                              seconds=round(time.monotonic() - started, 2))
     return results
 
 

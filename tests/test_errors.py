@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
+import torch
 from pg_server import PASSWORD, free_port, trial_rows
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +58,44 @@ for key, study, train, space in [
     ("negative_epochs", "", "max_epochs=-1\n", 'architecture="gru"\n'),
 ]:
     TOML[key] = SEEDED.format(study=study, train=train, space=space)
+for key, study, train, space in [
+    ("grid_sampler", 'sampler="GridSampler"\n', "", 'architecture="gru"\n'),
+    ("partial_fixed_sampler", 'sampler="PartialFixedSampler"\n', "", 'architecture="gru"\n'),
+    ("base_sampler", 'sampler="BaseSampler"\n', "", 'architecture="gru"\n'),
+    ("patient_pruner", 'pruner="PatientPruner"\n', "", 'architecture="gru"\n'),
+    ("integer_sampler", "sampler=3\n", "", 'architecture="gru"\n'),
+    ("sampler_arg_type", 'sampler_args={n_startup_trials="x"}\n', "", 'architecture="gru"\n'),
+    ("pruner_arg_type", 'pruner_args={n_warmup_steps=1.5}\n', "", 'architecture="gru"\n'),
+    ("float_seed", "seed=1.5\n", "", 'architecture="gru"\n'),
+    ("string_seed", 'seed="a"\n', "", 'architecture="gru"\n'),
+    ("nan_timeout", "timeout=nan\n", "", 'architecture="gru"\n'),
+    ("zero_step", "", "", 'architecture="gru"\nhidden_size={low=8,high=16,step=0}\n'),
+    ("negative_step", "", "", 'architecture="gru"\nhidden_size={low=8,high=16,step=-2}\n'),
+    ("string_step", "", "", 'architecture="gru"\nlearning_rate={low=0.001,high=0.1,step="x"}\n'),
+    ("step_and_log", "", "",
+     'architecture="gru"\nlearning_rate={low=0.001,high=0.1,step=0.01,log=true}\n'),
+    ("string_batch_size", "", "", 'architecture="gru"\nbatch_size="x"\n'),
+    ("negative_weight_decay", "", "", 'architecture="gru"\nweight_decay={low=-0.1,high=0.1}\n'),
+    ("start_outside", "", "",
+     'architecture="gru"\nhidden_size={low=8,high=16}\n[start]\nhidden_size=64\n'),
+    ("teacher_forcing_above_1", "", "", 'architecture="gru"\nteacher_forcing={low=0.0,high=2.0}\n'),
+    ("rollout_above_horizon", "", "", 'architecture="gru"\nrollout={low=1,high=9}\n'),
+    ("negative_grad_clip", "", "", 'architecture="gru"\ngrad_clip={low=-1.0,high=1.0}\n'),
+    ("float_hidden_size", "", "", 'architecture="gru"\nhidden_size={low=8.5,high=16}\n'),
+    ("window_in_seeded", "", "", 'architecture="gru"\nwindow=12\n'),
+    ("huge_start_hidden_size", "", "",
+     'architecture="gru"\nhidden_size={low=8,high=16}\n[start]\nhidden_size=100000\n'),
+]:
+    TOML[key] = SEEDED.format(study=study, train=train, space=space)
+DIGITSUM = '[study]\nname="{name}"\n[task]\nname="digitsum"\nmode="dense"\n{task}[space]\n{space}'
+TOML["teacher_forcing_in_digitsum"] = DIGITSUM.format(
+    name="x", task="length=5\n", space='architecture="gru"\nteacher_forcing={low=0.0,high=1.0}\n')
+TOML["huge_length"] = DIGITSUM.format(name="x", task="length=1000000000\n",
+                                      space='architecture="gru"\n')
+TOML["sweep_collides"] = DIGITSUM.format(name="sw", task="", space='architecture="gru"\n') + \
+    "[sweep]\nlength=[5, 6]\n"  # sw-L6 exists (direction minimize): refuse before sw-L5
+TOML["window_above_max"] = ('[study]\nname="x"\n[task]\nname="rainfall"\n[space]\n'
+                            'architecture="gru"\nwindow={low=6,high=60}\n')
 TOML["digitsum"] = ('[study]\nname="x"\n[task]\nname="digitsum"\nmode="dense"\nlength=5\n'
                     '[space]\narchitecture="gru"\n')
 
@@ -183,6 +225,87 @@ CASES = [
          "inverted bounds", postgres=True),
     Case("pg bad CSV", optimize(RAIN, "--csv", "{csv}/nan.csv", storage="{pg}"),
          "missing value (NaN)", postgres=True),
+    # passwords: in the query string, with a raw '@' (issue 15)
+    Case("pg password in the query string", optimize(DRIFT, storage="{pg_query_password}"),
+         "password authentication failed", postgres=True),
+    Case("pg password with a raw @", optimize(DRIFT, storage="{pg_at_password}"),
+         "percent-encode it", postgres=True),
+    Case("pg password with a raw @ (leaderboard)",
+         ["leaderboard", "pre", "--storage", "{pg_at_password}"], "percent-encode it",
+         postgres=True),
+    Case("pg query password (leaderboard)",
+         ["leaderboard", "pre", "--storage", "{pg_query_password}"],
+         "password authentication failed", postgres=True),
+    # unreachable PostgreSQL for every command that reads a storage
+    *[Case(f"pg unreachable ({command[0]})", [*command, "--storage", "{pg_closed_port}"],
+           "Connection refused", postgres=True)
+      for command in (["leaderboard", "pre"], ["report", "--out", "{dir}/r"],
+                      ["predict", "pre", "--seq", "1,2,3,4,5"],
+                      ["postmortem", "--max-epochs", "1"])],
+    # samplers and pruners that need arguments or are not classes, arguments of the wrong type
+    *[Case(f"toml {key.replace('_', ' ')}", optimize(f"{{toml}}/{key}.toml"), expect)
+      for key, expect in [
+          ("grid_sampler", "GridSampler cannot be built"),
+          ("partial_fixed_sampler", "PartialFixedSampler cannot be built"),
+          ("base_sampler", "BaseSampler cannot be built"),
+          ("patient_pruner", "PatientPruner cannot be built"),
+          ("integer_sampler", "unknown sampler 3"),
+          ("sampler_arg_type", "study.sampler_args.n_startup_trials: expected int"),
+          ("pruner_arg_type", "study.pruner_args.n_warmup_steps: expected int"),
+          ("float_seed", "study.seed: expected an integer"),
+          ("string_seed", "study.seed: expected an integer"),
+          ("nan_timeout", "study.timeout: must be positive finite"),
+          ("zero_step", "space.hidden_size: step must be a positive integer"),
+          ("negative_step", "space.hidden_size: step must be a positive integer"),
+          ("string_step", "space.learning_rate: step must be a positive number"),
+          ("step_and_log", "space.learning_rate: step and log cannot be combined"),
+          ("string_batch_size", "space.batch_size: expected an integer"),
+          ("negative_weight_decay", "space.weight_decay: must be >= 0"),
+          ("start_outside", "start.hidden_size: 64 is outside [space]"),
+          ("teacher_forcing_above_1", "space.teacher_forcing: at most 1"),
+          ("rollout_above_horizon", "space.rollout: at most task.horizon = 5"),
+          ("negative_grad_clip", "space.grad_clip: must be >= 0"),
+          ("float_hidden_size", "space.hidden_size: an integer parameter needs integer"),
+          ("window_in_seeded", "space.window: task 'seeded' does not use window"),
+          ("huge_start_hidden_size", "start.hidden_size: at most 1024"),
+          ("teacher_forcing_in_digitsum", "task 'digitsum' does not use teacher_forcing"),
+          ("huge_length", "task.length: expected an integer 3..1000"),
+          ("window_above_max", "space.window: at most task.max_window = 36"),
+          ("sweep_collides", "'sw-L6'"),
+      ]],
+    Case("cli seed -1", optimize(DRIFT, "--seed", "-1"), "--seed: expected an integer"),
+    Case("cli seed above 2**32", optimize(DRIFT, "--seed", str(2**32 + 1)),
+         "--seed: expected an integer"),
+    Case("cli timeout nan", optimize(DRIFT, "--timeout", "nan"), "--timeout: must be positive"),
+    Case("cli timeout inf", optimize(DRIFT, "--timeout", "inf"), "--timeout: must be positive"),
+    Case("cli sampler needs arguments", optimize(DRIFT, "--sampler", "GridSampler")
+         , "GridSampler cannot be built"),
+    Case("cli artifact dir is a file", optimize(DRIFT, "--artifact-dir", "{dir}/seqtune.db"),
+         "is a file, not a folder"),
+    Case("cli report out is a file", ["report", "--out", "{dir}/seqtune.db", "--storage", "{db}"],
+         "is a file, not a folder"),
+    # CSV contents
+    Case("csv overflowing values", optimize(RAIN, "--csv", "{csv}/overflow.csv"),
+         "a value of magnitude 1.7e+308"),
+    Case("csv duplicate columns", optimize(RAIN, "--csv", "{csv}/duplicate.csv"),
+         "duplicate column name(s) ['Precipitation']"),
+    Case("csv 50 MB", optimize(RAIN, "--csv", "{csv}/huge.csv"), "at most 16 MiB"),
+    # predict: input and checkpoints
+    Case("predict --file not UTF-8", ["predict", "pre", "--file", "{csv}/latin1.txt",
+                                      "--storage", "{db}"], "not UTF-8 text"),
+    Case("predict --steps huge", ["predict", "rain", "--csv", "{csv}/changed/Rainfall_data.csv",
+                                  "--steps", "1000000000", "--storage", "{db}"],
+         "--steps: must be an integer 1..10000"),
+    *[Case(f"predict checkpoint {how}", ["predict", "pre", "--seq", "1,2,3,4,5", "--storage",
+                                        "{db}"], expect, prepare=f"checkpoint {how}")
+      for how, expect in [("garbage", "not a seqtune checkpoint (unreadable"),
+                          ("raw pickle", "not a seqtune checkpoint (unreadable"),
+                          ("foreign torch.save", "not a seqtune checkpoint (expected format"),
+                          ("missing keys", "Missing key(s) in state_dict"),
+                          ("mis-shaped", "size mismatch"),
+                          ("huge hidden_size", "model.hidden_size: at most 1024")]],
+    Case("sqlite foreign alembic version", ["leaderboard", "pre", "--storage", "{db}"],
+         "no longer compatible with the table schema", prepare="alembic"),
 ]
 
 
@@ -258,6 +381,14 @@ def base(shared_data) -> Iterator[Path]:
     for key, content in spoiled.items():
         (csv / f"{key}.csv").write_text("\n".join(content) + "\n")
     (csv / "empty.csv").write_text("")
+    (csv / "overflow.csv").write_text("Date,Precipitation\n" + "".join(
+        f"{i},{(-1) ** i * 1.7e308}\n" for i in range(300)))
+    (csv / "duplicate.csv").write_text("\n".join([header + ",Precipitation",
+                                                  *(r + ",1" for r in rows)]) + "\n")
+    with (csv / "huge.csv").open("w") as fh:  # 50 MB, sparse: refused by its size
+        fh.write(header + "\n")
+        fh.truncate(50 * 10**6)
+    (csv / "latin1.txt").write_bytes("0,1,2,3,4 \u00e9t\u00e9\n".encode("latin-1"))
     shutil.copy(shared_data / "Rainfall_data.csv", csv / "changed")
     for path in root.rglob("*"):
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -291,6 +422,37 @@ def _silent_server() -> socket.socket:
     return sock
 
 
+def _prepare(folder: Path, how: str) -> None:
+    """Spoil a case's copy before the "before" snapshot: its checkpoints or schema."""
+    if how == "alembic":  # another program's (or a future Optuna's) schema version
+        with sqlite3.connect(folder / "seqtune.db") as db:
+            db.execute("UPDATE alembic_version SET version_num = 'v99.0.0.foreign'")
+        return
+    if not how.startswith("checkpoint "):
+        return
+    how = how.removeprefix("checkpoint ")
+    for path in (folder / "artifacts").iterdir():
+        try:
+            good = torch.load(path, weights_only=True)
+        except pickle.UnpicklingError:
+            continue  # another artifact (JSON), not a checkpoint
+        if not isinstance(good, dict) or "state_dict" not in good:
+            continue
+        if how == "garbage":
+            path.write_bytes(b"\x00garbage\xff" * 64)
+        elif how == "raw pickle":
+            path.write_bytes(pickle.dumps({"format": "seqtune-checkpoint-1"}))
+        elif how == "foreign torch.save":
+            torch.save({"weights": torch.zeros(3)}, path)
+        elif how == "missing keys":
+            torch.save({**good, "state_dict": dict(list(good["state_dict"].items())[1:])}, path)
+        elif how == "mis-shaped":
+            torch.save({**good, "state_dict": {k: torch.zeros(2, 2)
+                                               for k in good["state_dict"]}}, path)
+        elif how == "huge hidden_size":
+            torch.save({**good, "model": {**good["model"], "hidden_size": 10**6}}, path)
+
+
 def _spoil(folder: Path, how: str) -> None:
     """File modes are spoiled after the "before" snapshot (root reads them anyway)."""
     db = folder / "seqtune.db"
@@ -311,6 +473,7 @@ def test_every_bad_input_gets_one_line_exit_2_and_leaves_the_storage_alone(
     sqlite_pre.parent.chmod(0o755)
     pg_url = postgres.create_database("errors")
     prepopulate(zygote, base, f"sqlite:///{sqlite_pre}", pg_url)
+    optuna.create_study(study_name="sw-L6", storage=f"sqlite:///{sqlite_pre}")  # a sweep hits it
     print(f"\nprepopulated in {time.monotonic() - started:.1f} s")
     silent = _silent_server()
     words = {
@@ -320,6 +483,9 @@ def test_every_bad_input_gets_one_line_exit_2_and_leaves_the_storage_alone(
         "pg_closed_port": postgres.url("errors", port=free_port()),
         "pg_silent": postgres.url("errors", port=silent.getsockname()[1]),
         "pg_malformed": postgres.url("errors").replace(f":{postgres.port}/", ":port/"),
+        "pg_query_password": f"postgresql+psycopg2://seqtune@127.0.0.1:{postgres.port}/errors"
+                             f"?password=wrong-{PASSWORD}",
+        "pg_at_password": postgres.url("errors", password=f"{PASSWORD}@x"),
     }
     prepared = []
     for index, case in enumerate(CASES):
@@ -336,6 +502,7 @@ def test_every_bad_input_gets_one_line_exit_2_and_leaves_the_storage_alone(
                 "stderr": str(base / f"err{index:02d}.txt"), "user": case.user}
         if case.prepare == "junk":
             (folder / "junk.db").write_text("not a database")
+        _prepare(folder, case.prepare)
         prepared.append((case, work, spec, tree(work)))
         _spoil(folder, case.prepare)
 
