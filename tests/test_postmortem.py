@@ -273,7 +273,8 @@ def test_small_postmortem_study_end_to_end_and_resumed_by_the_cli(tmp_path, sqli
     # every seed's numbers, on val and test, as one list per key
     per_seed = original["per_seed"]
     assert per_seed["seed"] == [0, 1] and per_seed["draw"] == [0, 0]
-    assert {"val_nmse", "test_nmse", "test_bias", "test_seed4_slope"} <= set(per_seed)
+    assert {"val_nmse", "test_nmse", "test_bias", "test_seed4_slope", "val_below_train",
+            "rose_until"} <= set(per_seed)
     assert original["test_nmse"] == pytest.approx(float(np.median(per_seed["test_nmse"])))
     assert set(loaded.user_attrs["baselines"]) == {"per-step mean", "persistence",
                                                     "least squares"}
@@ -311,6 +312,11 @@ def test_side_remarks_are_read_from_the_original_history():
     assert "score 1.8 to 3 (5th-95th percentile); the val value is within" in text
     assert "until epoch 3 (1 to 3) while the training loss fell (1 to 0.2)" in text
     assert "val drift ratio 0.5 to 0.1" in text
+    original.update(_seeds(test_drift_ratio=[0.05] * 4, val_below_train=[4, 4, 1, 3],
+                           epochs=[4] * 4, rose_until=[3, 1, 2, 1]))
+    text = explain(judge("drift", _table(original=original)))
+    assert "Over all 4 seeds: below in every epoch in 2/4, in most epochs in 3/4" in text
+    assert "rose after epoch 1 in 2/4 (longest: until epoch 3)" in text
     original["train_subsets_error"]["p5"] = 2.2
     assert "is below that range, so the 100 val sequences are an easier-than-usual draw" in (
         explain(judge("drift", _table(original=original))))

@@ -181,6 +181,22 @@ def seed_numbers(model: torch.nn.Module, val: Split, test: Split, warmup_defect:
     return out
 
 
+def history_facts(result: FitResult, setup: Setup) -> dict[str, int]:
+    """For the question's side remarks, per seed: in how many epochs the reported
+    val error was below the reported train error, and until which epoch the
+    reported train error rose epoch after epoch (1: it did not)."""
+    reported = "mse_question" if setup.metric_defect else "mse"
+    train_key, val_key = (("cold_train_", "cold_val_") if setup.warmup_defect
+                          else ("train_", ""))
+    train = [h[train_key + reported] for h in result.history]
+    val = [h[val_key + reported] for h in result.history]
+    peak = 0
+    while peak + 1 < len(train) and train[peak + 1] > train[peak]:
+        peak += 1
+    below = sum(v < t for v, t in zip(val, train, strict=True))
+    return {"epochs": len(train), "val_below_train": below, "rose_until": peak + 1}
+
+
 def tuned_evidence(task: FluxTask, outcome: TrialOutcome) -> dict[str, Any]:
     """What the tuned seeded model's trial stores, in the same keys."""
     splits = task.splits()

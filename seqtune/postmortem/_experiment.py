@@ -34,6 +34,7 @@ from seqtune.postmortem._configs import Configuration, Setup, configurations
 from seqtune.postmortem._evidence import (
     FluxTask,
     flux_evidence,
+    history_facts,
     seed_numbers,
     split_numbers,
     train_flux_seeds,
@@ -136,7 +137,9 @@ class _Objective:
                 setup = config.setup
                 rows.append({**row, **seed_numbers(
                     model, val, self.test, bool(setup and setup.warmup_defect),
-                    bool(setup and setup.metric_defect))})
+                    bool(setup and setup.metric_defect)),
+                    **(history_facts(result, setup) if isinstance(result, FitResult)
+                       and setup is not None else {})})
         if first is None:
             raise TrainingDiverged(f"{config.name}: training diverged under every seed")
         return rows, first

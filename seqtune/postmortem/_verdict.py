@@ -287,6 +287,8 @@ class Verdict:
     effects: dict[str, float] = field(default_factory=dict)
     #: per-step mean, persistence, least squares: one "seed" each, test numbers
     baselines: list[Row] = field(default_factory=list)
+    #: the original's ``per_seed`` columns (side remarks over seeds)
+    original_seeds: dict[str, list[Any]] = field(default_factory=dict)
 
     def with_role(self, role: str, about: str | None = None) -> Row | None:
         return next((r for r in self.rows
@@ -330,7 +332,8 @@ def judge(rule: str, results: Mapping[str, Mapping[str, Any]],
     base_rows = [Row.from_attrs(name, {**numbers, "role": "baseline"})
                  for name, numbers in (baselines or {}).items()]
     return Verdict(rule, rows, culprits, harmless, restoring,
-                   side_remarks(original) if original else None, effects, base_rows)
+                   side_remarks(original) if original else None, effects, base_rows,
+                   dict((original or {}).get("per_seed") or {}))
 
 
 def _n(x: float) -> str:
@@ -523,7 +526,20 @@ def _side(v: Verdict) -> list[str]:
                  f"val value is {where} that range, so the {s.subset_size} val sequences are "
                  f"{draw} from the same generator, not evidence that the model fits the "
                  "training sequences worse")
+    cols = v.original_seeds
+    if cols.get("val_below_train"):
+        runs = list(zip(cols["val_below_train"], cols["epochs"], strict=True))
+        every = sum(b == e for b, e in runs)
+        most = sum(2 * b > e for b, e in runs)
+        text += (f". Over all {len(runs)} seeds: below in every epoch in {every}/{len(runs)}, "
+                 f"in most epochs in {most}/{len(runs)}")
     out = [text + "."]
+    over_seeds = []
+    if cols.get("rose_until"):
+        rose = sum(r > 1 for r in cols["rose_until"])
+        over_seeds.append(f"Over all {len(cols['rose_until'])} seeds the reported train error "
+                          f"rose after epoch 1 in {rose}/{len(cols['rose_until'])} (longest: "
+                          f"until epoch {max(cols['rose_until'])}).")
     if s.rose_until > 1:
         text = (f"Side remark 2: the reported train error rose epoch after epoch until epoch "
                 f"{s.rose_until} ({_n(s.train_error_first)} to {_n(s.train_error_peak)})")
@@ -539,7 +555,7 @@ def _side(v: Verdict) -> list[str]:
         out.append(f"Side remark 2: the reported train error did not rise after the first "
                    f"epoch here ({_n(s.train_error_first)} at epoch 1, "
                    f"{_n(s.train_error)} at the end).")
-    return out
+    return out + over_seeds
 
 
 @dataclass(frozen=True)
