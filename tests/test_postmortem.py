@@ -206,7 +206,7 @@ def test_answer_ranks_the_defects_that_matter_by_measured_effect():
         return answer(judge("drift", table))
 
     text = answer_for(0.9, 1.5)
-    assert text.startswith("ANSWER (rule drift)") and "not executed here" in text
+    assert text.startswith("ANSWER (rule drift, the question's)") and "not executed here" in text
     # the warm-up costs more here (+1.45 vs +0.85): it comes first
     assert text.index("1. The prediction helper's warm-up") < text.index("2. The batching helper")
     assert "+    [m(seq[i]) for i in 1:nSeeds-1]" in text  # the warm-up fix, in Julia

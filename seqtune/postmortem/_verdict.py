@@ -647,10 +647,17 @@ def _diff(text: str) -> list[str]:
 def answer(v: Verdict) -> str:
     """The short answer to "Where am I wrong?": the defects that matter, ranked by
     measured effect, each with its lines and the fix as a diff of the question's
-    Julia code, then the smallest configuration that restores the model."""
-    lines = [f"ANSWER (rule {v.rule}). Where the question's code goes wrong, ranked by "
-             "measured effect (Julia diffs: not executed here; the evidence is the PyTorch "
-             "port with the same change):"]
+    Julia code, then the smallest configuration that restores the model. For
+    the question's rule (drift) in full; another rule is a follow-up without
+    the diffs."""
+    full = v.rule == "drift"
+    if full:
+        lines = [f"ANSWER (rule {v.rule}, the question's). Where the code goes wrong, ranked "
+                 "by measured effect (Julia diffs: not executed here; the evidence is the "
+                 "PyTorch port with the same change):"]
+    else:
+        lines = [f"FOLLOW-UP (rule {v.rule}): the same defects on another rule, ranked by "
+                 "measured effect (fixes as for drift):"]
     if not v.culprits:
         lines.append("  No defect collapses the working reference in a majority of seeds on "
                      "its own; see the explanation.")
@@ -658,32 +665,39 @@ def answer(v: Verdict) -> str:
         r = v.with_role("single defect", d)
         where, diff = FIXES[d]
         assert r is not None
-        lines.append(f"  {i}. {_DEFECT_SHORT[d].capitalize()}: {where}. Put back alone into "
-                     f"the working reference it collapses it in {r.share(lambda s: s.collapsed)}"
-                     f" seeds (normalized MSE +{_n(v.effects[d])}, median paired by seed).")
-        lines += _diff(diff)
+        lines.append(f"  {i}. {_DEFECT_SHORT[d].capitalize()}: "
+                     + (f"{where}. " if full else "")
+                     + f"Put back alone into the working reference it collapses it in "
+                     f"{r.share(lambda s: s.collapsed)} seeds (normalized MSE "
+                     f"+{_n(v.effects[d])}, median paired by seed).")
+        lines += _diff(diff) if full else []
     k = len(v.culprits)
-    lines.append(f"  {k + 1}. The ytrain/yval reassignment: {REASSIGNMENT}")
-    lines += _diff(REASSIGNMENT_DIFF)
-    if "metric" in v.harmless:
-        m = v.with_role("single defect", "metric")
-        assert m is not None
-        where, diff = FIXES["metric"]
-        lines.append(f"  {k + 2}. Only the reported number: {where} (median MSE "
-                     f"{_n(m.mse)} reads {_n(m.mse_question)}).")
-        lines += _diff(diff)
+    if full:
+        lines.append(f"  {k + 1}. The ytrain/yval reassignment: {REASSIGNMENT}")
+        lines += _diff(REASSIGNMENT_DIFF)
+        if "metric" in v.harmless:
+            m = v.with_role("single defect", "metric")
+            assert m is not None
+            where, diff = FIXES["metric"]
+            lines.append(f"  {k + 2}. Only the reported number: {where} (median MSE "
+                         f"{_n(m.mse)} reads {_n(m.mse_question)}).")
+            lines += _diff(diff)
     f = factorial(v)
     best = f.smallest() if f.complete else None
     fixed = v.with_role("all fixes")
     if fixed is not None:
         lines.append(f"  With every fix at the question's budget the model is restored in "
-                     f"{fixed.share(lambda s: s.restored)} seeds.")
+                     f"{fixed.share(lambda s: s.restored)} seeds (normalized MSE "
+                     f"{_mr(fixed, 'nmse')}).")
     if best is not None:
         row = f.points[best]
         lines.append(f"  Minimal configuration that then works: all fixes + "
                      f"{_knob_words(best)} -- restored in {row.share(lambda s: s.restored)} "
                      f"seeds on test, normalized MSE {_mr(row, 'nmse')} (per-step mean 1).")
-        lines += _diff("\n".join(KNOB_DIFFS[k] for k in best))
+        lines += _diff("\n".join(KNOB_DIFFS[k] for k in best)) if full else []
+    elif f.complete:
+        lines.append("  No combination of width, learning rate, epochs and teacher forcing "
+                     "restores it in a majority of seeds.")
     return "\n".join(lines)
 
 
