@@ -54,7 +54,7 @@ def verdict_table(verdict: Verdict) -> Table:
 
 
 def print_postmortem(verdicts: list[Verdict]) -> None:
-    out = console if console.is_terminal else Console(width=140)  # logs: whole columns
+    out = console if console.is_terminal else Console(width=190)  # logs: whole columns
     # the question's rule first, its answer before anything else
     for verdict in sorted(verdicts, key=lambda v: v.rule != "drift"):
         out.print(answer(verdict), highlight=False, markup=False)

@@ -489,8 +489,10 @@ def _tuned(v: Verdict) -> list[str]:
     out = [text + "."]
     t = tuned.tuned
     if t.get("tuned_source"):
-        how = (f"It is {t['tuned_source']}, retrained with its own seed {t.get('seed')} for "
-               f"{t.get('tuned_epochs')} epochs")
+        epochs = (f" for {t['tuned_epochs']} epochs" if t.get("tuned_epochs") is not None
+                  else "")
+        how = (f"Its configuration is the {t['tuned_source']}, retrained with its own seed "
+               f"{t.get('seed')}{epochs}")
         if t.get("stored_val_mse") is None:
             how += " (no stored trial value to reproduce)"
         elif t.get("reproduced_stored_value"):
@@ -625,6 +627,11 @@ def _factorial(v: Verdict) -> list[str]:
                    "of seeds: what remains is not the budget.")
         return out
     row = f.points[best]
+    if not best:
+        out.append(f"All fixes at the question's budget already restore it: on test restored "
+                   f"in {row.share(lambda s: s.restored)} seeds, solved in "
+                   f"{row.share(lambda s: s.solved)} ({_describe(row)}); no knob is needed.")
+        return out
     together = [k for k in f.minimal() if len(k) > 1]
     if f.singles:
         out.append("Each of " + ", ".join(KNOB_WORDS[k] for k in f.singles) + " restores it "
@@ -689,7 +696,10 @@ def answer(v: Verdict) -> str:
         lines.append(f"  With every fix at the question's budget the model is restored in "
                      f"{fixed.share(lambda s: s.restored)} seeds (normalized MSE "
                      f"{_mr(fixed, 'nmse')}).")
-    if best is not None:
+    if best == ():
+        lines.append("  Minimal configuration that then works: all fixes at the question's own "
+                     "budget; no knob needs turning.")
+    elif best is not None:
         row = f.points[best]
         lines.append(f"  Minimal configuration that then works: all fixes + "
                      f"{_knob_words(best)} -- restored in {row.share(lambda s: s.restored)} "
