@@ -332,6 +332,14 @@ def test_tuned_row_retrains_the_best_seeded_trial_to_its_stored_value(sqlite_url
     outcome = train_and_score(FluxTask(rule="drift"), tuned.params, tuned.max_epochs,
                               tuned.patience, tuned.seed)
     assert outcome.fit.best_value == pytest.approx(seeded.best_value, rel=1e-6)
+    # the post-mortem's tuned row: the stored trial's own seed first, checked and said
+    (_, verdict), = run_postmortems(sqlite_url, ["drift"], studies=REPO / "studies",
+                                    max_epochs=2, n_seeds=2, n_draws=1, factorial=False)
+    row = verdict.with_role("tuned")
+    assert row.tuned["reproduced_stored_value"] is True
+    assert row.tuned["stored_val_mse"] == seeded.best_value
+    assert [s.seed for s in row.seeds] == [tuned.seed, tuned.seed + 1]
+    assert "reproduces the stored" in explain(verdict)
 
 
 def test_tuned_row_says_whether_it_reproduced_its_stored_trial():
