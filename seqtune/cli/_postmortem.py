@@ -36,7 +36,7 @@ def verdict_table(verdict: Verdict) -> Table:
                           "configuration reports it; bias: mean error in target sd; state: "
                           "most common state, seeds in it / seeds", caption_justify="left")
     for column in ("configuration", "defects", "tf", "budget", "err", "nMSE", "drift",
-                   "slope/true", "bias", "state"):
+                   "s4 slope/true", "bias", "state"):
         table.add_column(column, no_wrap=True,
                          justify="left" if column in ("configuration", "defects", "budget",
                                                       "state") else "right")
@@ -54,7 +54,7 @@ def verdict_table(verdict: Verdict) -> Table:
 
 
 def print_postmortem(verdicts: list[Verdict]) -> None:
-    out = console if console.is_terminal else Console(width=190)  # logs: whole columns
+    out = console if console.is_terminal else Console(width=230)  # logs: whole columns
     # the question's rule first, its answer before anything else
     for verdict in sorted(verdicts, key=lambda v: v.rule != "drift"):
         out.print(answer(verdict), highlight=False, markup=False)
