@@ -7,6 +7,10 @@ from threadpoolctl import threadpool_limits
 from seqtune.baselines._base import BaselineResult
 from seqtune.tasks import Splits, Task
 
+#: results at the default splits, by data fingerprint: a run stores them, then
+#: its leaderboards and report reuse them for the paired tests
+_CACHE: dict[str, list[BaselineResult]] = {}
+
 
 def evaluate_baselines(task: Task, splits: Splits | None = None) -> list[BaselineResult]:
     """Fit every baseline of ``task`` and score it on val and test: each val
@@ -15,7 +19,8 @@ def evaluate_baselines(task: Task, splits: Splits | None = None) -> list[Baselin
     step ahead from the true history). ``BaselineResult.fit_data`` says which.
 
     ``splits`` default to the task's splits at its default data knobs (e.g.
-    the rainfall window of 12), the same objects the trials are scored on.
+    the rainfall window of 12), the same objects the trials are scored on;
+    those results are cached for the process (baselines are deterministic).
     The fits are small, so they run on one BLAS thread (several threads make
     them many times slower on a busy machine).
     """
@@ -26,6 +31,12 @@ def evaluate_baselines(task: Task, splits: Splits | None = None) -> list[Baselin
 
     by_task = {"seeded": seeded_baselines, "rainfall": rainfall_baselines,
                "digitsum": digitsum_baselines}
-    splits = splits or task.splits(**task.default_data_params())
+    if splits is None:  # the default splits: computed once per process and data
+        key = task.fingerprint()
+        if key not in _CACHE:
+            with threadpool_limits(limits=1):
+                _CACHE[key] = by_task[task.name](task,
+                                                 task.splits(**task.default_data_params()))
+        return list(_CACHE[key])
     with threadpool_limits(limits=1):
         return by_task[task.name](task, splits)

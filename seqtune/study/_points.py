@@ -47,7 +47,7 @@ def baseline_points(task: Task) -> dict[str, np.ndarray]:
 
         splits = task.splits(**task.default_data_params())
         points = {}
-        for result in evaluate_baselines(task, splits):
+        for result in evaluate_baselines(task):
             try:
                 values = result.test_points(task, splits.test)
             except NotImplementedError:
