@@ -284,8 +284,8 @@ def test_small_postmortem_study_end_to_end_and_resumed_by_the_cli(tmp_path, sqli
     assert done.returncode == 0, done.stderr
     assert "post-mortem, rule drift" in done.stdout and "Rule drift:" in done.stdout
     # the answer comes first
-    assert done.stdout.index("ANSWER (rule drift)") < done.stdout.index("post-mortem, rule drift")
-    assert loaded.user_attrs["answer"].startswith("ANSWER (rule drift)")
+    assert done.stdout.index("ANSWER (rule drift, ") < done.stdout.index("post-mortem, rule drift")
+    assert loaded.user_attrs["answer"].startswith("ANSWER (rule drift, ")
     assert len(optuna.load_study(study_name=study.study_name,
                                  storage=sqlite_url).trials) == len(trials)
 
