@@ -28,7 +28,7 @@ from seqtune.study._refit import DEFAULT_REPEATS
 from seqtune.study._storage import GRACE_FACTOR, HEARTBEAT_INTERVAL
 
 #: repeats per architecture under ``run --quick``
-QUICK_REPEATS = 2
+QUICK_REPEATS = 1
 
 
 def _check_workers(value: str) -> str:

@@ -258,7 +258,7 @@ class _Plan:
 #: every configuration trains under this many seeds (weights and batch order) ...
 N_SEEDS = 5
 #: ... on each of this many data draws (task seeds 0, 1, ...; test is always draw 0's)
-N_DRAWS = 2
+N_DRAWS = 1
 
 
 def _plan(url: str, rule: str, max_epochs: int | None, seeds: list[int], draws: list[int],
