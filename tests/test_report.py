@@ -135,7 +135,7 @@ def test_study_pages_show_the_task_figures_and_verdict_from_the_numbers(filled):
     best = min((t for t in studies["seeded-drift"].trials if t.value is not None),
                key=lambda t: t.value)
     arch = best.params["architecture"]
-    assert f"{arch} wins with {best.value:.4g} (trial {best.number})" in seeded
+    assert f"{arch} leads with {best.value:.4g} (trial {best.number})" in seeded
     assert f"a seed-4 slope of {best.user_attrs['seed4_slope']:.3g}" in seeded
     digitsum = (filled["out"] / page_name("digitsum-L10")).read_text()
     assert "Memory curve" in digitsum and "at L=5" in digitsum and "at L=10" in digitsum

@@ -11,6 +11,7 @@ from optuna.trial import TrialState
 from seqtune.baselines import SELECTED_LOGISTIC
 from seqtune.report._tasks import CurvePoint, StudyView
 from seqtune.study import best_per_architecture
+from seqtune.study._equal_share import trials_per_architecture
 from seqtune.study._leaderboard import BASELINE, TUNED
 from seqtune.tasks.digitsum import DigitSumTask
 from seqtune.tasks.seeded import SeededTask
@@ -44,8 +45,17 @@ def _trials(study: optuna.Study) -> str:
                                                         TrialState.FAIL, TrialState.RUNNING,
                                                         TrialState.WAITING) if counts[s]]
     total = sum(counts.values())
-    return (f"The study holds {total} trial{'' if total == 1 else 's'}: "
-            f"{', '.join(parts) or 'none'}.")
+    text = f"The study holds {total} trial{'' if total == 1 else 's'}: {', '.join(parts) or 'none'}"
+    shares = trials_per_architecture(study)
+    if len(shares) > 1:
+        text += ("; finished per architecture: "
+                 + ", ".join(f"{arch} {n}" for arch, n in sorted(shares.items())))
+    return text + "."
+
+
+def _between(view: StudyView) -> list[str]:
+    """The leaderboard's paired test between architectures on test, if any."""
+    return [n for n in view.board.notes if n.startswith("Between architectures")]
 
 
 def _winner(study: optuna.Study, metric: str, maximize: bool) -> list[str]:
@@ -53,8 +63,9 @@ def _winner(study: optuna.Study, metric: str, maximize: bool) -> list[str]:
     if not rows:
         return ["No trial completed, so no architecture can be judged."]
     head, rest = rows[0], rows[1:]
-    text = (f"On val ({metric}, {'higher' if maximize else 'lower'} is better) "
-            f"{head['architecture']} wins with {_n(head['val'])} (trial {head['trial']})")
+    text = (f"On val ({metric}, {'higher' if maximize else 'lower'} is better; the best "
+            f"trial of each architecture, one seed each) {head['architecture']} leads with "
+            f"{_n(head['val'])} (trial {head['trial']})")
     if not rest:
         return [text + "; it is the only architecture with a complete trial."]
     others = "; ".join(f"{r['architecture']} {_n(r['val'])}, {_change(r['val'], head['val'])}"
@@ -171,7 +182,7 @@ def study_verdict(view: StudyView, scores: dict[str, float],
     study = view.study
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     n_complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
-    lines = [_trials(study), *_winner(study, view.board.metric, maximize),
+    lines = [_trials(study), *_winner(study, view.board.metric, maximize), *_between(view),
              *_yardstick(view), *_against_baselines(view, maximize),
              *_importances(scores, n_complete)]
     if isinstance(view.task, SeededTask):

@@ -11,9 +11,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from seqtune.baselines import stored_baselines
+from seqtune.study._equal_share import trials_per_architecture
 from seqtune.study._paired import Comparison, compare, seed_interval, solved_sentence
 from seqtune.study._points import baseline_points, study_task
 from seqtune.study._refit import repeat_points, stored_repeats
@@ -120,25 +122,51 @@ def _metric_names(study: optuna.Study, metric: str, baselines: list[dict[str, An
 
 
 def _paired(study: optuna.Study, rows: list[dict[str, Any]], baselines: list[dict[str, Any]],
-            artifact_dir: Path | None, maximize: bool) -> None:
+            artifact_dir: Path | None, maximize: bool) -> list[str]:
     """Attach to each tuned row with repeats ``comparisons``: the paired test
-    against every baseline that is not exact, on the same test points."""
+    against every baseline that is not exact, on the same test points. Return
+    the note on which architecture wins on test (:func:`_architecture_note`)."""
     tuned = [r for r in rows if r["kind"] == TUNED and "repeats" in r]
     points = {r["name"]: repeat_points(r["repeats"]["record"], artifact_dir) for r in tuned}
-    if not any(p is not None for p in points.values()):
-        return
-    task = study_task(study)
+    points = {name: p for name, p in points.items() if p is not None}
+    task = study_task(study) if points else None
     if task is None:
-        return
+        return []
     theirs = baseline_points(task)
     for row in tuned:
-        ours = points[row["name"]]
+        ours = points.get(row["name"])
         if ours is None:
             continue
         row["comparisons"] = {
             b["name"]: compare(ours, theirs[b["name"]], maximize, task.paired_test)
             for b in baselines if not b.get("exact") and theirs.get(b["name"]) is not None
             and len(theirs[b["name"]]) == ours.shape[1]}
+    return _architecture_note(points, maximize, task.paired_test, study.user_attrs.get(
+        "metric", "value"))
+
+
+def _architecture_note(points: dict[str, np.ndarray], maximize: bool, method: str,
+                       metric: str) -> list[str]:
+    """Which architecture wins on test: the one with the best mean over its repeats
+    against each other one, by the paired test on the same test points."""
+    if len(points) < 2:
+        return []
+    means = {name: float(p.mean()) for name, p in points.items()}
+    top = (max if maximize else min)(means, key=means.get)
+    words = [f"{compare(points[top], p, maximize, method).sentence(name)} ({means[name]:.4g})"
+             for name, p in points.items() if name != top]
+    return [f"Between architectures on test ({metric}, repeats retrained on train+val): "
+            f"{top} ({means[top]:.4g}) " + "; ".join(words) + "."]
+
+
+def _budget_note(study: optuna.Study) -> list[str]:
+    """How many finished trials each architecture had (its share of the budget)."""
+    counts = trials_per_architecture(study)
+    if len(counts) < 2:
+        return []
+    text = ", ".join(f"{arch} {n}" for arch, n in sorted(counts.items()))
+    equal = "equal shares" if len(set(counts.values())) == 1 else "unequal shares"
+    return [f"finished trials per architecture: {text} ({equal})."]
 
 
 def _words(comparisons: dict[str, Comparison]) -> str:
@@ -236,9 +264,11 @@ def leaderboard(study: optuna.Study, artifact_dir: str | Path | None = None) -> 
         return (value is None, 0.0 if value is None else -value if maximize else value)
 
     rows.sort(key=by_val)
-    _paired(study, rows, baselines, Path(artifact_dir) if artifact_dir else None, maximize)
+    between = _paired(study, rows, baselines, Path(artifact_dir) if artifact_dir else None,
+                      maximize)
     refit = any("repeats" in r for r in rows)
-    notes = _verdicts(rows, baselines, metric, maximize) + _fit_notes(baselines, refit)
+    notes = (_verdicts(rows, baselines, metric, maximize) + between + _budget_note(study)
+             + _fit_notes(baselines, refit))
     if not baselines:
         notes.append("no baselines stored with this study (studies made by `seqtune "
                      "optimize` store them; rerun it on this study to add them)")

@@ -18,6 +18,7 @@ from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.space import distributions
 from seqtune.study import _signals
 from seqtune.study._artifacts import resolve_artifact_dir
+from seqtune.study._equal_share import EqualShareSampler, PerArchitecturePruner
 from seqtune.study._objective import Objective
 from seqtune.study._refit import DEFAULT_REPEATS, ensure_repeats
 from seqtune.study._storage import Storage, open_storage, redact
@@ -39,6 +40,25 @@ def make_pruner(name: str, args: dict[str, Any]) -> optuna.pruners.BasePruner:
         return optuna.pruners.NopPruner()
     defaults = {"n_startup_trials": 4, "n_warmup_steps": 10} if name == "MedianPruner" else {}
     return getattr(optuna.pruners, name)(**{**defaults, **args})
+
+
+def architectures(space: dict[str, Any]) -> list[str]:
+    """The architectures a study compares (one when ``architecture`` is fixed)."""
+    arch = space.get("architecture")
+    return list(arch.choices) if hasattr(arch, "choices") else [arch]
+
+
+def equal_share(config: StudyConfig) -> tuple[optuna.samplers.BaseSampler,
+                                              optuna.pruners.BasePruner]:
+    """The study file's sampler and pruner; where it compares architectures, each
+    architecture gets an equal share of the trials and is pruned against its
+    own trials only (:mod:`seqtune.study._equal_share`)."""
+    sampler = make_sampler(config.sampler, config.sampler_args, config.seed)
+    pruner = make_pruner(config.pruner, config.pruner_args)
+    choices = architectures(config.space)
+    if len(choices) < 2:
+        return sampler, pruner
+    return EqualShareSampler(sampler, choices), PerArchitecturePruner(pruner)
 
 
 def _existing_study_direction(storage: optuna.storages.BaseStorage, name: str) -> Any:
@@ -94,8 +114,7 @@ def prepare_study(config: StudyConfig, storage_url: str, task: Task | None = Non
     task = task or make_task(config.task)
     fingerprint = task.fingerprint()
     storage = open_storage(storage_url, **storage_kwargs)
-    sampler = make_sampler(config.sampler, config.sampler_args, config.seed)
-    pruner = make_pruner(config.pruner, config.pruner_args)
+    sampler, pruner = equal_share(config)
     if _refuse_mismatch(storage, config, task, storage_url, fingerprint):
         study = optuna.load_study(study_name=config.name, storage=storage, sampler=sampler,
                                   pruner=pruner)
@@ -129,11 +148,9 @@ def _start_params(config: StudyConfig) -> list[dict[str, Any]]:
     """The ``[start]`` configuration once per architecture, searched parameters only."""
     if not config.start:
         return []
-    arch = config.space["architecture"]
-    choices = arch.choices if hasattr(arch, "choices") else [arch]
     searched = distributions(config.space)
     return [{k: v for k, v in {**config.start, "architecture": choice}.items() if k in searched}
-            for choice in choices]
+            for choice in architectures(config.space)]
 
 
 def _enqueue_start(study: optuna.Study, storage: Storage, config: StudyConfig) -> None:

@@ -86,21 +86,25 @@ def paired_bootstrap(model: np.ndarray, baseline: np.ndarray, maximize: bool = F
     """Resample the test points (and, with several, the seeds) with replacement,
     the same points for model and baseline; the interval is the 2.5-97.5
     percentile range of the mean difference, the p-value twice the smaller tail
-    beyond 0."""
-    m, b = _as_seeds(model), np.asarray(baseline, dtype=np.float64)
-    n_seeds, n = m.shape
+    beyond 0. A baseline with seeds of its own (seeds x points, another trained
+    model) has its seeds resampled independently of the model's."""
+    m, b = _as_seeds(model), _as_seeds(baseline)
+    n = m.shape[1]
     rng = np.random.default_rng(seed)
     points = rng.integers(0, n, size=(n_boot, n), dtype=np.int32)  # resampled test points
-    seed_counts = (rng.multinomial(n_seeds, np.full(n_seeds, 1 / n_seeds), size=n_boot)
-                   .astype(np.float64) if n_seeds > 1 else np.ones((n_boot, 1)))
-    per_point = seed_counts @ m / n_seeds  # each resample's seed-weighted model, per point
-    model_means = np.take_along_axis(per_point, points, axis=1).mean(axis=1)
-    base_means = b[points].mean(axis=1)
-    diffs = model_means - base_means
+
+    def resampled_means(values: np.ndarray) -> np.ndarray:
+        k = values.shape[0]
+        counts = (rng.multinomial(k, np.full(k, 1 / k), size=n_boot).astype(np.float64)
+                  if k > 1 else np.ones((n_boot, 1)))
+        per_point = counts @ values / k  # each resample's seed-weighted values, per point
+        return np.take_along_axis(per_point, points, axis=1).mean(axis=1)
+
+    diffs = resampled_means(m) - resampled_means(b)
     low, high = np.percentile(diffs, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)])
     p = min(1.0, 2 * min(np.mean(diffs <= 0), np.mean(diffs >= 0)))
     return Comparison(float(m.mean() - b.mean()), float(low), float(high), float(p),
-                      float(b.mean()), n_seeds, n, BOOTSTRAP, maximize)
+                      float(b.mean()), m.shape[0], n, BOOTSTRAP, maximize)
 
 
 def diebold_mariano(model: np.ndarray, baseline: np.ndarray, maximize: bool = False,
@@ -111,7 +115,7 @@ def diebold_mariano(model: np.ndarray, baseline: np.ndarray, maximize: bool = Fa
     Harvey et al. (1997) propose and referred to Student's t with T - 1 degrees
     of freedom. The interval is the mean differential +- t * its corrected
     standard error."""
-    m, b = _as_seeds(model), np.asarray(baseline, dtype=np.float64)
+    m, b = _as_seeds(model), _as_seeds(baseline).mean(axis=0)
     d = m.mean(axis=0) - b
     t_len, mean = len(d), float(d.mean())
     centred = d - mean
@@ -144,13 +148,14 @@ def mcnemar(model: np.ndarray, baseline: np.ndarray) -> Comparison:
 
 def compare(model: np.ndarray, baseline: np.ndarray, maximize: bool,
             method: str = "bootstrap") -> Comparison:
-    """The task's paired test (``Task.paired_test``) of model against baseline."""
-    m = _as_seeds(model)
+    """The task's paired test (``Task.paired_test``) of model against baseline
+    (points, or seeds x points for another trained model)."""
+    m, b = _as_seeds(model), _as_seeds(baseline)
     if method == "diebold-mariano":
-        return diebold_mariano(m, baseline, maximize)
-    binary = np.isin(m, (0.0, 1.0)).all() and np.isin(baseline, (0.0, 1.0)).all()
-    if m.shape[0] == 1 and binary:
-        return mcnemar(m[0], baseline)
+        return diebold_mariano(m, b, maximize)
+    binary = np.isin(m, (0.0, 1.0)).all() and np.isin(b, (0.0, 1.0)).all()
+    if m.shape[0] == 1 and b.shape[0] == 1 and binary:
+        return mcnemar(m[0], b[0])
     return paired_bootstrap(m, baseline, maximize)
 
 
