@@ -27,7 +27,7 @@ from rich.table import Table
 
 from seqtune import predict
 from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console, state
-from seqtune.cli._leaderboard import load_study
+from seqtune.cli._leaderboard import seqtune_study
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.runtime import configure_threads
@@ -283,7 +283,7 @@ def predict_cmd(
     given series or CSV; digitsum: the sum of the first two digits.
     """
     url = resolve_storage_url(storage)
-    study = load_study(study_name, url)
+    study = seqtune_study(study_name, url, "predict")
     checkpoint = load_best_checkpoint(study, resolve_artifact_dir(url, artifact_dir))
     rows = _predictions(checkpoint, _inputs(seq or [], file), csv, steps)
     info = checkpoint.data

@@ -24,6 +24,7 @@ from seqtune.study import (
     resolve_artifact_dir,
     resolve_storage_url,
 )
+from seqtune.study._summary import is_postmortem
 
 
 class Format(StrEnum):
@@ -56,6 +57,22 @@ def load_study(study_name: str, url: str) -> optuna.Study:
         known = optuna.get_all_study_names(storage)
         raise SeqtuneError(f"study {study_name!r} not found in {redact(url)}; studies there: "
                            f"{', '.join(known) if known else 'none'}") from None
+
+
+def seqtune_study(study_name: str, url: str, command: str) -> optuna.Study:
+    """:func:`load_study`, refusing (one line) a post-mortem grid or a study that
+    holds no seqtune results (made by ``optuna create-study``, ask/tell)."""
+    study = load_study(study_name, url)
+    if is_postmortem(study):
+        raise SeqtuneError(f"study {study_name!r} is a post-mortem grid, not a tuning study: "
+                           f"`seqtune {command}` does not apply; `seqtune postmortem` and "
+                           "the report's post-mortem page show its verdict")
+    if "task" not in study.user_attrs:
+        raise SeqtuneError(f"study {study_name!r} holds no seqtune results (no task stored: "
+                           "made by `optuna create-study` or ask/tell?); read its trials with "
+                           f"`optuna trials --study-name {study_name}`, or let seqtune run it: "
+                           f"`seqtune optimize STUDY_FILE --study-name {study_name}`")
+    return study
 
 
 #: metrics per split in the terminal table (csv, json and markdown have them all)
@@ -115,4 +132,5 @@ def leaderboard_cmd(
     study user attr `baselines` (stored by `seqtune optimize`).
     """
     url = resolve_storage_url(storage)
-    show_leaderboard(load_study(study_name, url), fmt, resolve_artifact_dir(url, artifact_dir))
+    show_leaderboard(seqtune_study(study_name, url, "leaderboard"), fmt,
+                     resolve_artifact_dir(url, artifact_dir))

@@ -22,9 +22,10 @@ from seqtune.report._pages import (
     load_view,
     study_page,
 )
-from seqtune.report._postmortem import PostmortemSection, is_postmortem, postmortem_section
+from seqtune.report._postmortem import PostmortemSection, postmortem_section
 from seqtune.report._write import ensure_plotly_js, remove_stale_temps, render, write_atomic
 from seqtune.study import open_storage, redact, resolve_artifact_dir
+from seqtune.study._summary import is_postmortem
 
 INDEX = "index.html"
 

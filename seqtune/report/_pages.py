@@ -23,6 +23,8 @@ from seqtune.study._points import rebuild_task
 from seqtune.tasks.digitsum import DigitSumTask
 
 POSTMORTEM_PAGE = "postmortem.html"
+#: what a page says for a study that seqtune did not make (``optuna create-study``)
+NO_TASK = "none stored (not made by seqtune)"
 
 
 def page_name(study_name: str) -> str:
@@ -76,7 +78,8 @@ class StudyPage:
     def context(self) -> dict[str, Any]:
         study, board = self.view.study, self.view.board
         return {"title": study.study_name, "study": study.study_name,
-                "task": json.dumps(study.user_attrs.get("task"), sort_keys=True),
+                "task": json.dumps(study.user_attrs["task"], sort_keys=True)
+                if "task" in study.user_attrs else NO_TASK,
                 "metric": board.metric, "direction": board.direction,
                 "columns": board.columns(), "rows": board.formatted(), "notes": board.notes,
                 "verdict": self.verdict, "panels": self.panels,
@@ -101,7 +104,7 @@ def index_context(pages: list[StudyPage], sections: list[PostmortemSection],
         tuned = next((r for r in page.view.board.rows if r["kind"] == TUNED), None)
         metric = page.view.board.metric
         rows.append({"file": page.file, "study": study.study_name,
-                     "task": (study.user_attrs.get("task") or {}).get("name", "?"),
+                     "task": (study.user_attrs.get("task") or {}).get("name", NO_TASK),
                      "metric": f"{metric} ({page.view.board.direction})",
                      "trials": f"{states.count(TrialState.COMPLETE)} / {len(states)}",
                      "best": "" if tuned is None else

@@ -28,12 +28,6 @@ _STATE_COLORS = {"solved": "#2ca02c", "restored": "#98df8a", "partial": "#ff7f0e
                  "ignores seed 4": "#d62728", "seed-independent change": "#7f0000"}
 
 
-def is_postmortem(study: optuna.study.StudySummary | optuna.study.FrozenStudy) -> bool:
-    """Whether a stored study is a post-mortem grid (it records its grid)."""
-    settings = study.user_attrs.get("settings")
-    return isinstance(settings, dict) and "grid" in settings
-
-
 @dataclass(frozen=True)
 class PostmortemSection:
     name: str

@@ -46,9 +46,10 @@ def trials_per_architecture(study: optuna.Study,
                             states: Container[TrialState] = (TrialState.COMPLETE,
                                                               TrialState.PRUNED)
                             ) -> dict[str, int]:
-    """How many trials in ``states`` each architecture has."""
-    return dict(Counter(architecture_of(t) or "?"
-                        for t in study.get_trials(deepcopy=False, states=states)))
+    """How many trials in ``states`` each architecture has (trials without one, e.g.
+    told through ``optuna tell``, are not counted)."""
+    found = (architecture_of(t) for t in study.get_trials(deepcopy=False, states=states))
+    return dict(Counter(arch for arch in found if arch))
 
 
 class _ArchitectureView(optuna.Study):

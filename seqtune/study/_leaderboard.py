@@ -19,7 +19,7 @@ from seqtune.study._equal_share import trials_per_architecture
 from seqtune.study._paired import Comparison, compare, seed_interval, solved_sentence
 from seqtune.study._points import baseline_points, study_task
 from seqtune.study._refit import repeat_points, stored_repeats
-from seqtune.study._summary import best_per_architecture
+from seqtune.study._summary import best_per_architecture, foreign_trials
 
 TUNED, BASELINE = "tuned model", "baseline"
 
@@ -184,16 +184,17 @@ def _verdicts(rows: list[dict[str, Any]], baselines: list[dict[str, Any]], metri
     rivals = [r for r in base if not r.get("exact")]
     tuned = [r for r in rows if r["kind"] == TUNED and r["test"].get(metric) is not None]
     if not tuned:
-        return ["no complete trial yet: the table holds baselines only"]
+        return ["no complete trial yet" + (": the table holds baselines only" if base else "")]
     for row in tuned:
         if row.get("comparisons"):
             row["note"] += "; on test (paired tests at 5 %) " + _words(row["comparisons"])
             continue
         row["beaten_by"] = [b["name"] for b in rivals
                             if _better(b["test"][metric], row["test"][metric], maximize)]
-        row["note"] += ("; on test scores worse than " + ", ".join(row["beaten_by"])
-                        if row["beaten_by"] else "; on test scores better than every baseline")
-        row["note"] += " (numbers only: no paired test without stored repeats)"
+        if rivals:
+            row["note"] += ("; on test scores worse than " + ", ".join(row["beaten_by"])
+                            if row["beaten_by"] else "; on test scores better than every "
+                            "baseline") + " (numbers only: no paired test without stored repeats)"
     pick = tuned[0]  # rows are sorted by val: the study's choice
     head = (f"On test ({metric}, {'higher' if maximize else 'lower'} is better) the tuned "
             f"model picked on val, {pick['name']} (trial {pick['trial']}), scores "
@@ -269,6 +270,9 @@ def leaderboard(study: optuna.Study, artifact_dir: str | Path | None = None) -> 
     refit = any("repeats" in r for r in rows)
     notes = (_verdicts(rows, baselines, metric, maximize) + between + _budget_note(study)
              + _fit_notes(baselines, refit))
+    if foreign := foreign_trials(study):
+        notes.append(f"{foreign} complete trial{'s' if foreign > 1 else ''} without seqtune's "
+                     "metrics (told through `optuna tell` or run by other code) left out")
     if not baselines:
         notes.append("no baselines stored with this study (studies made by `seqtune "
                      "optimize` store them; rerun it on this study to add them)")

@@ -5,16 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
+
+from seqtune.study._blobs import StudyLike, get_blob
+
+
+def trained_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """COMPLETE trials that seqtune trained: an architecture and the val metric stored.
+
+    Trials told through ``optuna tell`` or run by other code lack them and are
+    left out of every seqtune table (:func:`foreign_trials` counts them)."""
+    metric = study.user_attrs.get("metric", "value")
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if "architecture" in t.params and f"val_{metric}" in t.user_attrs]
+
+
+def foreign_trials(study: optuna.Study) -> int:
+    """How many COMPLETE trials :func:`trained_trials` leaves out."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return len(complete) - len(trained_trials(study))
 
 
 def best_per_architecture(study: optuna.Study) -> list[dict[str, Any]]:
-    """One row per architecture: its best COMPLETE trial with val and test metrics."""
+    """One row per architecture: its best trained trial with val and test metrics."""
     metric = study.user_attrs.get("metric", "value")
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    best: dict[str, optuna.trial.FrozenTrial] = {}
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        arch = trial.params.get("architecture", "?")
+    best: dict[str, FrozenTrial] = {}
+    for trial in trained_trials(study):
+        arch = trial.params["architecture"]
         incumbent = best.get(arch)
         if incumbent is None or (trial.value > incumbent.value if maximize
                                  else trial.value < incumbent.value):
@@ -28,3 +46,9 @@ def best_per_architecture(study: optuna.Study) -> list[dict[str, Any]]:
                      "train_seconds": trial.user_attrs.get("train_seconds")})
     rows.sort(key=lambda r: r["val"], reverse=maximize)
     return rows
+
+
+def is_postmortem(study: StudyLike) -> bool:
+    """Whether a stored study is a post-mortem grid (it records its grid)."""
+    settings = get_blob(study, "settings")
+    return isinstance(settings, dict) and "grid" in settings
