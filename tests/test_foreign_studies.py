@@ -85,7 +85,7 @@ def mixed(tmp_path_factory, zygote) -> tuple[Path, str]:
     base = tmp_path_factory.mktemp("mixed")
     url = f"sqlite:///{base / 'mixed.db'}"
     (base / "tiny.toml").write_text(TINY)
-    runs = [["optimize", str(base / "tiny.toml"), "--repeats", "0", "--workers", "1"],
+    runs = [["optimize", str(base / "tiny.toml"), "--repeats", "1", "--workers", "1"],
             ["postmortem", "--rule", "drift", "--max-epochs", "1", "--seeds", "1",
              "--draws", "1", "--no-factorial", "--workers", "1"]]
     results = zygote.run([{"args": ["-q", *args, "--storage", url], "env": zygote.env,
@@ -164,3 +164,23 @@ def test_report_renders_every_kind_of_study(mixed, zygote):
         assert f"{name} none stored (not made by seqtune)" in index
     assert "Task: none stored (not made by seqtune)" in pages["study-asktell.html"]
     assert POSTMORTEM in pages["postmortem.html"]
+
+
+#: widest line ``optuna studies`` may print. Its fixed columns (name, direction,
+#: n_trials, datetime_start, borders) take about 80 characters; the user attrs
+#: keep identifiers only: the task config (up to ~230 for a rainfall CSV with
+#: exogenous columns), metric, data fingerprint, version and the best
+#: checkpoint's pointer. Blobs (baselines, repeats, verdicts, post-mortem
+#: settings and text: kilobytes each) go to :mod:`seqtune.blobs`.
+STUDIES_LINE = 512
+
+
+@pytest.mark.xfail(strict=True, reason="prepare_study (search_space) and the repeats "
+                                       "(repeats_<arch>) still write blobs as user attrs")
+def test_optuna_studies_table_stays_readable(mixed):
+    _, url = mixed
+    lines = optuna_cli(url, "studies").splitlines()
+    widths = {line.split("|")[1].strip(): len(line) for line in lines if line.startswith("| ")}
+    print(f"\n`optuna studies` line widths: {widths}")
+    assert {"tiny", POSTMORTEM, *FOREIGN} <= set(widths)
+    assert max(len(line) for line in lines) <= STUDIES_LINE

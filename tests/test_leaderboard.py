@@ -13,7 +13,14 @@ from pathlib import Path
 import optuna
 import pytest
 
-from seqtune.baselines import ATTR, baselines_key, ensure_baselines, evaluate_baselines
+from seqtune.baselines import (
+    ATTR,
+    baselines_key,
+    ensure_baselines,
+    evaluate_baselines,
+    stored_baselines,
+)
+from seqtune.blobs import get_blob, put_blob
 from seqtune.cli._leaderboard import load_study
 from seqtune.config import load_config
 from seqtune.errors import SeqtuneError
@@ -42,15 +49,16 @@ def test_baselines_are_stored_and_read_back_by_optuna_and_its_cli(digitsum_study
     task = make_task(study.user_attrs["task"])
     expected = [r.to_dict() for r in evaluate_baselines(task)]
 
-    stored = optuna.load_study(study_name=study.study_name, storage=url).user_attrs[ATTR]
-    assert stored == {"key": baselines_key(task), "results": expected}
+    storage = optuna.storages.get_storage(url)  # Optuna alone reads them back
+    stored = storage.get_study_system_attrs(storage.get_study_id_from_name(study.study_name))
+    assert stored[f"seqtune:{ATTR}"] == {"key": baselines_key(task), "results": expected}
     assert [r["name"] for r in expected] == ["majority class", *LOGISTIC_ROWS]
 
     listed = subprocess.run(
         [str(Path(sys.executable).with_name("optuna")), "studies", "--storage", url,
          "-f", "json"], capture_output=True, text=True, check=True, timeout=120)
     (entry,) = [s for s in json.loads(listed.stdout) if s["name"] == study.study_name]
-    assert entry["user_attrs"][ATTR]["results"] == expected
+    assert ATTR not in entry["user_attrs"]  # out of `optuna studies`' table
 
 
 def test_baselines_are_computed_once_per_task_config_and_data(sqlite_url):
@@ -60,14 +68,21 @@ def test_baselines_are_computed_once_per_task_config_and_data(sqlite_url):
     assert first == [r.to_dict() for r in evaluate_baselines(task)]
     # a matching key returns what is stored, without recomputing
     marked = [{**r, "note": "stored"} for r in first]
-    study.set_user_attr(ATTR, {"key": baselines_key(task), "results": marked})
+    put_blob(study, ATTR, {"key": baselines_key(task), "results": marked})
     assert ensure_baselines(study, task) == marked
     # a key from other data is recomputed and replaced
-    study.set_user_attr(ATTR, {"key": {**baselines_key(task), "data_fingerprint": "old"},
-                               "results": marked})
+    put_blob(study, ATTR, {"key": {**baselines_key(task), "data_fingerprint": "old"},
+                           "results": marked})
     assert ensure_baselines(study, task) == first
-    assert optuna.load_study(study_name=config.name, storage=sqlite_url).user_attrs[ATTR][
+    assert get_blob(optuna.load_study(study_name=config.name, storage=sqlite_url), ATTR)[
         "key"] == baselines_key(task)
+
+
+def test_baselines_stored_as_a_user_attr_by_earlier_versions_are_still_read(sqlite_url):
+    study, task = prepare_study(study_config("seeded-ar2"), sqlite_url)
+    marked = [{"name": "old", "val": {}, "test": {}, "note": "stored before"}]
+    study.set_user_attr(ATTR, {"key": baselines_key(task), "results": marked})
+    assert stored_baselines(study) == marked == ensure_baselines(study, task)
 
 
 def test_leaderboard_ranks_tuned_models_with_every_baseline(digitsum_study, cli):

@@ -11,6 +11,7 @@ import optuna
 import pytest
 import torch
 
+from seqtune.blobs import get_blob
 from seqtune.config import load_config
 from seqtune.postmortem import (
     ALL_FIXED,
@@ -269,14 +270,14 @@ def test_small_postmortem_study_end_to_end_and_resumed_by_the_cli(tmp_path, sqli
     assert by_name["fix-metric"].user_attrs["val_mse"] == original["val_mse"]
     assert by_name["fix-metric"].user_attrs["val_error_reported"] == original["val_mse"]
     assert "[start] table" in by_name["tuned"].user_attrs["tuned_source"]
-    assert loaded.user_attrs["explanation"] == explain(verdict)
+    assert get_blob(loaded, "explanation") == explain(verdict)
     # every seed's numbers, on val and test, as one list per key
     per_seed = original["per_seed"]
     assert per_seed["seed"] == [0, 1] and per_seed["draw"] == [0, 0]
     assert {"val_nmse", "test_nmse", "test_bias", "test_seed4_slope", "val_below_train",
             "rose_until"} <= set(per_seed)
     assert original["test_nmse"] == pytest.approx(float(np.median(per_seed["test_nmse"])))
-    assert set(loaded.user_attrs["baselines"]) == {"per-step mean", "persistence",
+    assert set(get_blob(loaded, "baselines")) == {"per-step mean", "persistence",
                                                     "least squares"}
 
     done = cli("-q", "postmortem", "--storage", sqlite_url, "--rule", "drift",
@@ -285,7 +286,7 @@ def test_small_postmortem_study_end_to_end_and_resumed_by_the_cli(tmp_path, sqli
     assert "post-mortem, rule drift" in done.stdout and "Rule drift:" in done.stdout
     # the answer comes first
     assert done.stdout.index("ANSWER (rule drift, ") < done.stdout.index("post-mortem, rule drift")
-    assert loaded.user_attrs["answer"].startswith("ANSWER (rule drift, ")
+    assert get_blob(loaded, "answer").startswith("ANSWER (rule drift, ")
     assert len(optuna.load_study(study_name=study.study_name,
                                  storage=sqlite_url).trials) == len(trials)
 

@@ -1,4 +1,5 @@
-"""Baselines as a study user attr: computed once per task config and data."""
+"""Baselines stored with a study (a blob, see :mod:`seqtune.blobs`): computed once
+per task config and data."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 import optuna
 
 from seqtune.baselines._evaluate import evaluate_baselines
+from seqtune.blobs import get_blob, put_blob
 from seqtune.tasks import Task
 
-#: the study user attr holding ``{"key": ..., "results": [...]}``
+#: the study blob holding ``{"key": ..., "results": [...]}``
 ATTR = "baselines"
 #: bump when a baseline's definition changes, so stored results are recomputed
 VERSION = 3
@@ -22,15 +24,15 @@ def baselines_key(task: Task) -> dict[str, Any]:
 
 def stored_baselines(study: optuna.Study) -> list[dict[str, Any]]:
     """The baseline results stored with ``study`` (empty if none)."""
-    return study.user_attrs.get(ATTR, {}).get("results", [])
+    return (get_blob(study, ATTR) or {}).get("results", [])
 
 
 def ensure_baselines(study: optuna.Study, task: Task) -> list[dict[str, Any]]:
     """The stored results if their key matches ``task``; else compute and store them."""
     key = baselines_key(task)
-    stored = study.user_attrs.get(ATTR)
+    stored = get_blob(study, ATTR)
     if stored is not None and stored.get("key") == key:
         return stored["results"]
     results = [r.to_dict() for r in evaluate_baselines(task)]
-    study.set_user_attr(ATTR, {"key": key, "results": results})
+    put_blob(study, ATTR, {"key": key, "results": results})
     return results

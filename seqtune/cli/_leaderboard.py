@@ -129,7 +129,7 @@ def leaderboard_cmd(
 
     Rows are sorted by the val metric in the study's direction; the notes say,
     from the numbers, where the tuned models lose. Baselines are read from the
-    study user attr `baselines` (stored by `seqtune optimize`).
+    study blob `baselines` (stored by `seqtune optimize`).
     """
     url = resolve_storage_url(storage)
     show_leaderboard(seqtune_study(study_name, url, "leaderboard"), fmt,

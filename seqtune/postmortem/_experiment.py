@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 
 import seqtune
 from seqtune.baselines._seeded import seeded_baselines
+from seqtune.blobs import get_blob, put_blob
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.postmortem._configs import Configuration, Setup, configurations
 from seqtune.postmortem._evidence import (
@@ -224,13 +225,14 @@ def _open_study(name: str, url: str, task: FluxTask, settings: dict[str, Any],
     except KeyError:
         study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
                                     direction="minimize")
-        attrs = {"settings": settings, "task": task.config(), "metric": "mse",
+        put_blob(study, "settings", settings)
+        attrs = {"task": task.config(), "metric": "mse",
                  "data_fingerprint": task.fingerprint(), "seqtune_version": seqtune.__version__}
         for key, value in attrs.items():
             study.set_user_attr(key, value)
         return study
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-    stored = study.user_attrs.get("settings")
+    stored = get_blob(study, "settings")
     if stored != json.loads(json.dumps(settings)):
         raise SeqtuneError(f"study {name!r} in {redact(url)} holds a post-mortem run with other "
                            f"settings ({json.dumps(stored, sort_keys=True)[:200]}); use another "
@@ -320,11 +322,13 @@ def run_postmortems(url: str, rules: list[str], *, studies: Path = Path("studies
         if p.pending:
             p.study.optimize(_Objective(p.task, p.grid, seeds, draws, tuned[p.rule], trained),
                              n_trials=len(p.pending), catch=(TrainingDiverged,))
-        if "baselines" not in p.study.user_attrs:
-            p.study.set_user_attr("baselines", baseline_numbers(p.task))
-        verdict = judge(p.rule, results(p.study), p.study.user_attrs["baselines"])
-        p.study.set_user_attr("verdict", verdict.as_dict())
-        p.study.set_user_attr("answer", answer(verdict))
-        p.study.set_user_attr("explanation", explain(verdict))
+        baselines = get_blob(p.study, "baselines")
+        if baselines is None:
+            baselines = baseline_numbers(p.task)
+            put_blob(p.study, "baselines", baselines)
+        verdict = judge(p.rule, results(p.study), baselines)
+        for key, value in (("verdict", verdict.as_dict()), ("answer", answer(verdict)),
+                           ("explanation", explain(verdict))):
+            put_blob(p.study, key, value)
         out.append((p.study, verdict))
     return out

@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 import plotly.graph_objects as go
 
+from seqtune.blobs import get_blob
 from seqtune.postmortem import (
     DEFECTS,
     Row,
@@ -141,8 +142,8 @@ def _history_panel(prefix: str, found: dict[str, dict[str, Any]]) -> Panel:
 def postmortem_section(index: int, study: optuna.Study) -> PostmortemSection:
     """Everything the page shows for one post-mortem study."""
     found = results(study)
-    rule = study.user_attrs["settings"]["task"]["rule"]
-    verdict = judge(rule, found, study.user_attrs.get("baselines"))
+    rule = get_blob(study, "settings")["task"]["rule"]
+    verdict = judge(rule, found, get_blob(study, "baselines"))
     prefix = f"pm{index}"
     panels = [_question_panel(prefix, name, found[name]) for name in QUESTION_STYLE
               if found.get(name, {}).get("samples")]

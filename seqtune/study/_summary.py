@@ -7,7 +7,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from seqtune.study._blobs import StudyLike, get_blob
+from seqtune.blobs import StudyLike, get_blob
 
 
 def trained_trials(study: optuna.Study) -> list[FrozenTrial]:
