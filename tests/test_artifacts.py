@@ -138,6 +138,11 @@ def test_dashboard_shows_our_studies_metrics_errors_and_checkpoint(filled, dashb
     study_attrs = _attrs(detail["user_attrs"])
     assert json.loads(study_attrs["task"])["rule"] == "drift"
     assert study_attrs["metric"] == "mse"
+    assert detail["objective_names"] == ["mse"]  # study.set_metric_names
+    graphs = {g["id"]: json.loads(g["graph_object"]) for g in detail["plotly_graph_objects"]}
+    assert graphs and all(g["layout"]["title"]["text"] for g in graphs.values()), graphs.keys()
+    assert graphs["seqtune-fig-predicted"]["layout"]["title"]["text"] == \
+        "Predicted vs true (best model, test)"
     stored = optuna.load_study(study_name=SEEDED, storage=filled["url"])
     baselines = get_blob(stored, "baselines")
     assert {"persistence", "least squares"} <= {r["name"] for r in baselines["results"]}

@@ -14,7 +14,8 @@ import plotly.graph_objects as go
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta, upload_artifact
 from optuna_dashboard import get_note, save_note, save_plotly_graph_object
 
-from seqtune.report._figures import TEMPLATE, Panel
+from seqtune.report._figures import TEMPLATE, Panel, text
+from seqtune.study._summary import name_metric
 
 ARTIFACT_SUFFIX = ".plotly.json"
 
@@ -29,11 +30,15 @@ def note_markdown(title: str, verdict: list[str], tables: list[str]) -> str:
 
 def publish(study: optuna.Study, note: str, panels: list[Panel],
             artifact_dir: Path | None) -> None:
-    """Replace the study's note, graph objects and figure artifacts."""
+    """Replace the study's note, graph objects (titled: the dashboard shows no
+    heading above them) and figure artifacts; name the study's objective."""
+    if "metric" in study.user_attrs:
+        name_metric(study, study.user_attrs["metric"])
     if get_note(study) != note:  # an unchanged note keeps its version
         save_note(study, note)
     for panel in panels:
-        figure = go.Figure(panel.figure).update_layout(template=TEMPLATE)
+        figure = go.Figure(panel.figure).update_layout(template=TEMPLATE,
+                                                       title={"text": text(panel.title)})
         save_plotly_graph_object(study, figure, graph_object_id=f"seqtune-{panel.id}")
         if artifact_dir is not None:
             _store_figure(study, f"{panel.id}{ARTIFACT_SUFFIX}", figure.to_json().encode(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import optuna
@@ -52,3 +53,12 @@ def is_postmortem(study: StudyLike) -> bool:
     """Whether a stored study is a post-mortem grid (it records its grid)."""
     settings = get_blob(study, "settings")
     return isinstance(settings, dict) and "grid" in settings
+
+
+def name_metric(study: optuna.Study, metric: str) -> None:
+    """Name the objective ``metric`` (``study.metric_names``: optuna-dashboard's axis
+    titles and tables); a no-op when it already is."""
+    if study.metric_names != [metric]:
+        with warnings.catch_warnings():  # experimental in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([metric])
