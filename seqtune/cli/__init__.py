@@ -25,6 +25,9 @@ from seqtune.errors import SeqtuneError, WorkerFailed
 from seqtune.study import _signals
 from seqtune.study._storage import scrub
 
+#: ``seqtune --help`` lists commands in registration order: the main job first
+app.registered_commands.sort(key=lambda command: command.name != "run")
+
 
 def _usage_error(exc: typer.TyperException) -> NoReturn:
     """A command-line usage error as one line (``seqtune`` alone: the help)."""

@@ -16,7 +16,8 @@ import seqtune
 app = typer.Typer(
     help="Tune recurrent sequence models (tanh RNN, LSTM, GRU) with Optuna, compare them "
          "with classical baselines, and explain the results.",
-    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]})
 console = Console(stderr=False)
 state = {"debug": False, "quiet": False}
 

@@ -102,7 +102,7 @@ def postmortem_cmd(
         "--quick", help=f"A capped look: {QUICK_EPOCHS} epochs, one data draw, no "
                         "factorial (its own study, prefix + '-cap3').")] = False,
     studies: Annotated[Path, typer.Option(
-        help="Folder with seeded-<rule>.toml, whose [start] table is the tuned "
+        help="Folder with seeded-<rule>.toml, whose \\[start] table is the tuned "
              "configuration when the storage has no seeded-<rule> study.")] = Path("studies"),
     study_prefix: Annotated[str, typer.Option(
         help="Studies are named <prefix>-<rule>.")] = "postmortem",
