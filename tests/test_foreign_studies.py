@@ -175,8 +175,6 @@ def test_report_renders_every_kind_of_study(mixed, zygote):
 STUDIES_LINE = 512
 
 
-@pytest.mark.xfail(strict=True, reason="prepare_study (search_space) and the repeats "
-                                       "(repeats_<arch>) still write blobs as user attrs")
 def test_optuna_studies_table_stays_readable(mixed):
     _, url = mixed
     lines = optuna_cli(url, "studies").splitlines()

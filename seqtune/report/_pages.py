@@ -13,10 +13,12 @@ import optuna
 from optuna.trial import TrialState
 
 from seqtune.errors import SeqtuneError
+from seqtune.report._digitsum import memory_curve
 from seqtune.report._figures import Panel, importances, study_panels
 from seqtune.report._postmortem import PostmortemSection
-from seqtune.report._tasks import StudyView, memory_curve, task_panels
+from seqtune.report._tasks import task_panels
 from seqtune.report._verdict import failed_trials, headline, study_verdict
+from seqtune.report._view import StudyView
 from seqtune.study import BEST_CHECKPOINT_ATTR, leaderboard, load_best_checkpoint
 from seqtune.study._leaderboard import TUNED
 from seqtune.study._points import rebuild_task

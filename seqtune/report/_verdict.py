@@ -9,7 +9,8 @@ import optuna
 from optuna.trial import TrialState
 
 from seqtune.baselines import SELECTED_LOGISTIC
-from seqtune.report._tasks import CurvePoint, StudyView
+from seqtune.report._digitsum import CurvePoint
+from seqtune.report._view import StudyView
 from seqtune.study import best_per_architecture
 from seqtune.study._equal_share import trials_per_architecture
 from seqtune.study._leaderboard import BASELINE, TUNED
@@ -61,7 +62,7 @@ def _between(view: StudyView) -> list[str]:
 def _winner(study: optuna.Study, metric: str, maximize: bool) -> list[str]:
     rows = best_per_architecture(study)
     if not rows:
-        return ["No trial completed, so no architecture can be judged."]
+        return ["No trial trained by seqtune has completed, so no architecture can be judged."]
     head, rest = rows[0], rows[1:]
     text = (f"On val ({metric}, {'higher' if maximize else 'lower'} is better; the best "
             f"trial of each architecture, one seed each) {head['architecture']} leads with "

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 
 import seqtune
 from seqtune.baselines import ensure_baselines
+from seqtune.blobs import put_blob
 from seqtune.config import StudyConfig
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.space import distributions
@@ -22,6 +23,7 @@ from seqtune.study._equal_share import EqualShareSampler, PerArchitecturePruner
 from seqtune.study._objective import Objective
 from seqtune.study._refit import DEFAULT_REPEATS, ensure_repeats
 from seqtune.study._storage import Storage, open_storage, redact
+from seqtune.study._summary import name_metric
 from seqtune.study._workers import run_workers
 from seqtune.tasks import Task, make_task
 
@@ -128,11 +130,11 @@ def prepare_study(config: StudyConfig, storage_url: str, task: Task | None = Non
     if "task" not in study.user_attrs:
         # "task" last: a process preparing the same study at once and seeing it
         # must also see the fingerprint it is checked against
+        put_blob(study, "search_space", {k: json.loads(distribution_to_json(v))
+                                         for k, v in distributions(config.space).items()})
+        name_metric(study, task.metric)
         attrs = {"data_fingerprint": fingerprint, "metric": task.metric,
-                 "seqtune_version": seqtune.__version__,
-                 "search_space": {k: json.loads(distribution_to_json(v))
-                                  for k, v in distributions(config.space).items()},
-                 "task": task.config()}
+                 "seqtune_version": seqtune.__version__, "task": task.config()}
         for key, value in attrs.items():
             study.set_user_attr(key, value)
     if queue_start:

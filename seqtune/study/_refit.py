@@ -6,12 +6,12 @@ baselines' (fitted on train+val, never on test), and each tuned number is a
 mean over seeds with an interval. What is stored, readable with ``optuna``
 alone:
 
-- study user attr ``repeats_<architecture>`` (one per architecture, small):
+- study blob ``repeats_<architecture>`` (:mod:`seqtune.blobs`; one per architecture):
   ``{"trial", "protocol": "train+val", "epochs", "seeds": [...],
   "test_<metric>": [...] per metric, "points": artifact id}``;
 - the study artifact ``points`` names: a JSON file with the main metric per
   test point and seed (what the paired tests of the verdicts compare), kept
-  out of the user attrs so that ``optuna studies`` stays readable.
+  out of the study attrs.
 
 A rerun keeps repeats stored for the same best trial, seeds and protocol.
 """
@@ -30,6 +30,8 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.distributions import BaseDistribution
 
+from seqtune.blobs import PREFIX as BLOB
+from seqtune.blobs import put_blob, system_attrs
 from seqtune.errors import TrainingDiverged
 from seqtune.runtime import AUTO
 from seqtune.study._repeats import repeat
@@ -53,7 +55,10 @@ def repeat_seeds(seed: int, k: int) -> list[int]:
 
 def stored_repeats(study: optuna.Study) -> dict[str, dict[str, Any]]:
     """``{architecture: record}`` of the repeats stored with ``study``."""
-    return {key.removeprefix(PREFIX): value for key, value in study.user_attrs.items()
+    stored = {**study.user_attrs, **{key.removeprefix(BLOB): value
+                                     for key, value in system_attrs(study).items()
+                                     if key.startswith(BLOB)}}
+    return {key.removeprefix(PREFIX): value for key, value in stored.items()
             if key.startswith(PREFIX) and isinstance(value, dict) and "seeds" in value}
 
 
@@ -110,7 +115,7 @@ def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: in
             record["points"] = _upload_points(study, artifact_dir, arch, trial.number,
                                               [s for s, _ in done],
                                               [o.test_points for _, o in done])
-        study.set_user_attr(repeats_attr(arch), record)
+        put_blob(study, repeats_attr(arch), record)
         stored[arch] = record
     return stored
 
