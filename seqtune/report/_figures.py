@@ -3,8 +3,10 @@ embeds them: one ``<div>`` each, drawn by the page's shared ``plotly.min.js``.""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +19,50 @@ from optuna.trial import TrialState
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf",
           "#7f7f7f")
+#: fixed colours of the architectures, on every page and figure
+ARCHITECTURE_COLORS = {"gru": "#1f77b4", "lstm": "#d62728", "rnn": "#2ca02c"}
+#: fixed colours of the known baselines and other named series (lower case; a
+#: parameter in parentheses is dropped first unless the full name is listed)
+NAMED_COLORS = {
+    "actual": "#222222", "true": "#222222", "perfect": "#aaaaaa", "best model": "#6a3d9a",
+    # seeded
+    "per-step mean": "#ff7f0e", "persistence": "#8c564b", "least squares": "#7f7f7f",
+    "pooled ar": "#9467bd",
+    # rainfall
+    "autoreg": "#ff7f0e", "autoreg(bic)": "#ffbb78", "seasonal naive": "#9467bd",
+    "seasonal mean": "#e377c2", "ets": "#bcbd22", "ets (holt-winters)": "#bcbd22",
+    "sarima": "#17becf", "ridge": "#7f7f7f",
+    # digitsum
+    "majority class": "#7f7f7f", "logistic regression, all positions": "#ff7f0e",
+    "logistic regression, selected positions": "#9467bd",
+}
+#: colours of any other series, picked by a stable hash of its name (none of the
+#: architectures' colours, so a baseline never looks like a tuned model)
+OTHER_COLORS = ("#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+                "#ffbb78", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d")
+
+
+def series_color(name: str) -> str:
+    """One colour per series name, the same in every figure and on every page.
+
+    A name with exactly one architecture as a word (``gru``, ``tuned lstm``,
+    ``best model (rnn)``) takes that architecture's fixed colour; a known
+    baseline (``persistence``, ``AutoReg(12)``, ``pooled AR(3)``, ``majority
+    class``...) its fixed colour; any other name a colour from a stable hash of
+    its lower-cased name (the same in every process, unlike ``hash``).
+    """
+    key = " ".join(name.lower().split())
+    archs = {word for word in re.split(r"[^a-z0-9]+", key) if word in ARCHITECTURE_COLORS}
+    if len(archs) == 1:
+        return ARCHITECTURE_COLORS[archs.pop()]
+    bare = re.sub(r"\s*\([^)]*\)", "", key).strip()
+    for candidate in (key, bare):
+        if candidate in NAMED_COLORS:
+            return NAMED_COLORS[candidate]
+    digest = hashlib.sha256(key.encode()).digest()
+    return OTHER_COLORS[int.from_bytes(digest[:4], "big") % len(OTHER_COLORS)]
+
+
 #: a small shared look (Plotly's default template would add ~7 kB to every figure)
 TEMPLATE = go.layout.Template(layout={
     "font": {"family": "system-ui, sans-serif", "size": 12},
