@@ -37,11 +37,13 @@ from seqtune.baselines._base import BaselineResult
 from seqtune.tasks import Split, Splits
 from seqtune.tasks.rainfall import RainfallTask
 
-#: the post's season (monthly data); the baselines read ``task.season_length``
+#: the post's season (monthly data), the estimators' default; the task's rows
+#: follow ``task.season_length`` (12 for monthly data, 4 quarterly, ...)
 SEASON = 12
-AUTOREG_LAGS = 12
-#: the largest lag order the information criterion may choose (two seasons)
-MAX_IC_LAG = 24
+#: the post's AutoReg order: one season of monthly data (the rows use the task's season)
+AUTOREG_LAGS = SEASON
+#: the largest lag order the information criterion may choose: two seasons
+MAX_IC_LAG = 2 * SEASON
 #: AutoReg needs a few observations per parameter
 MIN_POINTS_PER_LAG = 4
 #: ETS and SARIMA are fitted only on series of at least this many seasons
@@ -313,14 +315,16 @@ def rainfall_baselines(task: RainfallTask, splits: Splits) -> list[BaselineResul
     n_val_fit = task.split_bounds()["val"][0]
     protocol = _protocol(task, True)
     results = []
-    if n_val_fit >= MIN_POINTS_PER_LAG * AUTOREG_LAGS:
+    if n_val_fit >= MIN_POINTS_PER_LAG * season:
         results.append(_walk_forward(
-            task, splits, f"AutoReg({AUTOREG_LAGS})",
-            f"statsmodels AutoReg(lags={AUTOREG_LAGS}) walk-forward", AutoRegForecaster(),
-            fits=True, note=f"the post's procedure: {protocol}"))
+            task, splits, f"AutoReg({season})",
+            f"statsmodels AutoReg(lags={season}) walk-forward",
+            AutoRegForecaster(lags=season), fits=True,
+            note=f"the post's procedure: {protocol}"))
+    max_lag = 2 * season
     chosen = _walk_forward(task, splits, "AutoReg(BIC)",
-                           f"statsmodels AutoReg, order chosen by BIC among 0..{MAX_IC_LAG}",
-                           AutoRegForecaster(lags=None), fits=True)
+                           f"statsmodels AutoReg, order chosen by BIC among 0..{max_lag}",
+                           AutoRegForecaster(lags=None, maxlag=max_lag), fits=True)
     chosen.note = (f"{_lag_text(chosen.fitted['val'].lags_)} chosen before val, "
                    f"{_lag_text(chosen.fitted['test'].lags_)} before test; {protocol}")
     results.append(chosen)
@@ -333,7 +337,8 @@ def rainfall_baselines(task: RainfallTask, splits: Splits) -> list[BaselineResul
         task, splits, "seasonal mean",
         f"the fitting data's mean at the same position of the {season}-step season",
         SeasonalMean(season), fits=True,
-        note=(f"climatology: the forecast for a month is the average of that calendar "
+        note=(f"climatology: the forecast for a {'month' if season == 12 else 'step'} is "
+              "the average of that calendar "
               f"position (t mod {season}) over the fitting data, whatever happened "
               f"recently; {protocol}")))
     if n_val_fit >= MIN_SEASONS * season:
