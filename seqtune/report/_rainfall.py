@@ -1,14 +1,17 @@
-"""The rainfall page: the test block, actual against the best model, AutoReg(12)
-and seasonal naive; predicted against actual."""
+"""The rainfall page: the test block, actual against the best model, AutoReg(season)
+and seasonal naive; predicted against actual. The x axis holds the dates of the
+task's time column where it has one, else the time index."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
-from seqtune.baselines._rainfall import AUTOREG_LAGS, SEASON, AutoRegForecaster, LaggedValue
+from seqtune.baselines._rainfall import AutoRegForecaster, LaggedValue
 from seqtune.baselines._rainfall import history as lagged_history
-from seqtune.report._figures import Panel, text
+from seqtune.report._figures import Panel, series_color, text
 from seqtune.study import Checkpoint
 from seqtune.tasks.rainfall import RainfallTask
 from seqtune.trainer import predict
@@ -17,52 +20,81 @@ from seqtune.trainer import predict
 def rainfall_forecasts(task: RainfallTask, checkpoint: Checkpoint | None
                        ) -> dict[str, np.ndarray]:
     """One-step-ahead forecasts of the test block, in the series' units: the
-    best model (if any), AutoReg(12) and seasonal naive fitted on everything
+    best model (if any), AutoReg(season) and seasonal naive fitted on everything
     before the test block (as the baselines' test numbers are)."""
     start, _ = task.split_bounds()["test"]
+    season = task.season_length
     out: dict[str, np.ndarray] = {}
     if checkpoint is not None:
         test = task.splits(window=checkpoint.context["window"]).test
         out["best model"] = task.unscale(test, predict(checkpoint.model,
                                                        test.inputs).reshape(-1))
     test = task.splits(**task.default_data_params()).test
-    for name, model in ((f"AutoReg({AUTOREG_LAGS})", AutoRegForecaster()),
-                        ("seasonal naive", LaggedValue(SEASON))):
+    for name, model in ((f"AutoReg({season})", AutoRegForecaster(lags=season)),
+                        ("seasonal naive", LaggedValue(season))):
         fitted = model.fit(task.series[:start])
         out[name] = fitted.predict(lagged_history(task, test, fitted.n_lags_))
     return out
 
 
+def time_axis(task: RainfallTask, start: int, stop: int) -> tuple[Any, str]:
+    """The x values of rows ``start:stop`` and the axis title: the dates of the
+    task's time column, or the row index of a series without one."""
+    if task.dates is None:
+        return np.arange(start, stop), "month index" if task.season_length == 12 else "index"
+    return task.dates[start:stop].to_pydatetime(), task.time or "date"
+
+
+def _edge(task: RainfallTask, i: float) -> Any:
+    """The x position half-way between rows ``i - 0.5`` and ``i + 0.5``."""
+    if task.dates is None:
+        return i
+    low, high = int(np.floor(i)), int(np.ceil(i))
+    dates = task.dates
+    if high >= len(dates):  # past the last row: half a step on
+        return (dates[-1] + (dates[-1] - dates[-2]) / 2).to_pydatetime()
+    return (dates[low] + (dates[high] - dates[low]) / 2).to_pydatetime()
+
+
 def rainfall_panels(task: RainfallTask, checkpoint: Checkpoint | None) -> list[Panel]:
     forecasts = rainfall_forecasts(task, checkpoint)
     (val_start, _), (start, stop) = task.split_bounds()["val"], task.split_bounds()["test"]
-    months = np.arange(val_start, stop)
+    context, x_title = time_axis(task, val_start, stop)
+    test_x, _ = time_axis(task, start, stop)
     actual = task.series[start:stop]
-    name = text(task.target if task.csv else "elnino")
+    name = text(task.series_label)
     fig = go.Figure()
-    fig.add_scatter(x=months, y=task.series[val_start:stop], mode="lines",
-                    name=f"actual {name}", line={"color": "#222"})
+    fig.add_scatter(x=context, y=task.series[val_start:stop], mode="lines",
+                    name=f"actual {name}", line={"color": series_color("actual")})
     for label, values in forecasts.items():
-        fig.add_scatter(x=np.arange(start, stop), y=values, mode="lines", name=label,
-                        line={"dash": "solid" if label == "best model" else "dash"})
-    fig.add_vrect(x0=start - 0.5, x1=stop - 0.5, fillcolor="#888", opacity=0.08,
-                  line_width=0, annotation_text="test block")
-    fig.update_layout(xaxis_title="month index", yaxis_title=name)
+        fig.add_scatter(x=test_x, y=values, mode="lines", name=text(label),
+                        line={"dash": "solid" if label == "best model" else "dash",
+                              "color": series_color(label)})
+    fig.add_vrect(x0=_edge(task, start - 0.5), x1=_edge(task, stop - 0.5), fillcolor="#888",
+                  opacity=0.08, line_width=0, annotation_text="test block")
+    fig.update_layout(xaxis_title=text(x_title), yaxis_title=name)
+    step = "" if task.frequency is None else f" (one row every {task.frequency.freqstr})"
     panels = [Panel("fig-task", "Forecast vs actual (test block)",
-                    "One-step-ahead forecasts of the last "
-                    f"{stop - start} points from the true history; the val block before it "
-                    "is shown for context.", fig)]
+                    f"Series: {_series_words(task)}{step}. One-step-ahead forecasts of the "
+                    f"last {stop - start} points from the true history; the val block before "
+                    "it is shown for context.", fig)]
     if "best model" in forecasts:
         scatter = go.Figure()
         for label, values in forecasts.items():
-            scatter.add_scatter(x=actual, y=values, mode="markers", name=label)
+            scatter.add_scatter(x=actual, y=values, mode="markers", name=text(label),
+                                marker={"color": series_color(label)})
         low, high = float(np.min(actual)), float(np.max(actual))
         scatter.add_scatter(x=[low, high], y=[low, high], mode="lines", name="perfect",
-                            line={"color": "#aaa", "dash": "dot"})
+                            line={"color": series_color("perfect"), "dash": "dot"})
         scatter.update_layout(xaxis_title=f"actual {name}", yaxis_title="forecast")
         panels.append(Panel("fig-predicted", "Predicted vs true (best model, test)",
-                            "Each test month's forecast against the actual value; the "
+                            "Each test point's forecast against the actual value; the "
                             "dotted line is a perfect forecast.", scatter))
     return panels
 
 
+def _series_words(task: RainfallTask) -> str:
+    if task.csv is None:
+        return ("elnino, statsmodels' bundled monthly El Nino sea-surface temperatures "
+                "(degrees C)")
+    return f"column {task.target!r} of {task.series_name}"
