@@ -16,6 +16,7 @@ from typing import Any
 import optuna
 import sqlalchemy
 import sqlalchemy.exc
+import sqlalchemy.pool
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._rdb import models
@@ -243,6 +244,38 @@ def _rdb_storage(url: str, **kwargs: Any) -> Storage:
             time.sleep(0.5)
 
 
+#: the in-memory databases of this process, by URL (see :func:`_memory_storage`)
+_MEMORY: dict[str, Storage] = {}
+
+
+def _memory_storage(url: str, shown: str) -> Storage:
+    """``sqlite:///:memory:``: one database per process and URL, shared by every
+    :func:`open_storage` call (``optimize`` then ``report`` in one notebook see the
+    same studies) and by every thread (one connection, ``StaticPool``; with
+    SQLAlchemy's default pool each thread opened an empty database of its own,
+    and Optuna's heartbeat thread failed with "no such table: trial_heartbeats").
+    No heartbeats: no other process can reach the database, so no other worker
+    can find its trials stale."""
+    if url not in _MEMORY:
+        try:
+            _MEMORY[url] = Storage(url, engine_kwargs={
+                "poolclass": sqlalchemy.pool.StaticPool,
+                "connect_args": {"check_same_thread": False}})
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            reason = (str(getattr(exc, "orig", exc)).strip().splitlines() or ["?"])[0]
+            raise SeqtuneError(f"storage {shown}: cannot open ({scrub(reason)})") from None
+    return _MEMORY[url]
+
+
+def shared_between_processes(url: str) -> bool:
+    """Whether other processes can open the database of ``url`` (not an in-memory one)."""
+    try:
+        parsed = make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return True
+    return not (parsed.get_backend_name() == "sqlite" and parsed.database == ":memory:")
+
+
 def open_storage(url: str, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
                  grace_period: int | None = None) -> Storage:
     """Open (and for a new SQLite file, create) an Optuna RDB storage.
@@ -267,6 +300,8 @@ def open_storage(url: str, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
     if backend == "sqlite":
         _check_sqlite_path(url)
         connect_args["timeout"] = 60
+        if parsed.database == ":memory:":
+            return _memory_storage(url, shown)
     elif backend == "postgresql":
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
         if parsed.drivername == "postgresql":  # SQLAlchemy 2.1 would pick psycopg 3
