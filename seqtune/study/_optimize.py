@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.distributions import distribution_to_json
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 import seqtune
 from seqtune.baselines import ensure_baselines
@@ -180,13 +181,15 @@ def finished_trials(study: optuna.Study) -> int:
 
 def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = True,
              workers: int = 1, repeats: int = DEFAULT_REPEATS,
+             callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] | None = None,
              **storage_kwargs: Any) -> optuna.Study:
     """Run ``config`` until the study holds ``n_trials`` finished trials (or the
     timeout passes), here or in ``workers`` processes (never more processes
     than trials still missing; one runs here). Rerunning resumes the same
     study. Then retrain each architecture's best configuration on train+val
     under ``repeats`` seeds (:func:`~seqtune.study._refit.ensure_repeats`; 0:
-    none)."""
+    none). ``callbacks`` go to ``study.optimize`` in this process (e.g. MLflow's
+    or W&B's Optuna callback)."""
     config = config.with_overrides(
         artifact_dir=str(resolve_artifact_dir(storage_url, config.artifact_dir)))
     study, task = prepare_study(config, storage_url, queue_start=True, **storage_kwargs)
@@ -195,7 +198,7 @@ def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = Tr
     if processes > 1:
         run_workers(_worker, (config, storage_url, storage_kwargs), processes)
     else:
-        run_trials(study, task, config, show_progress_bar)
+        run_trials(study, task, config, show_progress_bar, callbacks)
     ensure_repeats(study, task, config.space, repeats, config.seed,
                    Path(config.artifact_dir), workers=max(workers, 1))
     return study
@@ -213,7 +216,9 @@ def _stop_if_signalled(_study: optuna.Study, _trial: optuna.trial.FrozenTrial) -
 
 
 def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
-               show_progress_bar: bool = False) -> None:
+               show_progress_bar: bool = False,
+               callbacks: list[Callable[[optuna.Study, FrozenTrial], None]] | None = None
+               ) -> None:
     """This process's trials, until the study holds ``n_trials`` finished ones.
 
     Any number of processes, here or on other machines, may run this on one
@@ -229,5 +234,6 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
     callback = optuna.study.MaxTrialsCallback(config.n_trials, states=FINISHED)
     with _signals.deferred():
         study.optimize(objective, n_trials=remaining, timeout=config.timeout,
-                       callbacks=[callback, _stop_if_signalled], catch=(TrainingDiverged,),
+                       callbacks=[callback, _stop_if_signalled, *(callbacks or ())],
+                       catch=(TrainingDiverged,),
                        show_progress_bar=show_progress_bar)
