@@ -13,7 +13,7 @@ from seqtune.baselines._rainfall import AutoRegForecaster, LaggedValue
 from seqtune.baselines._rainfall import history as lagged_history
 from seqtune.report._figures import Panel, series_color, text
 from seqtune.study import Checkpoint
-from seqtune.tasks.rainfall import RainfallTask
+from seqtune.tasks.rainfall import RainfallTask, step_words
 from seqtune.trainer import predict
 
 
@@ -73,7 +73,7 @@ def rainfall_panels(task: RainfallTask, checkpoint: Checkpoint | None) -> list[P
     fig.add_vrect(x0=_edge(task, start - 0.5), x1=_edge(task, stop - 0.5), fillcolor="#888",
                   opacity=0.08, line_width=0, annotation_text="test block")
     fig.update_layout(xaxis_title=text(x_title), yaxis_title=name)
-    step = "" if task.frequency is None else f" (one row every {task.frequency.freqstr})"
+    step = "" if task.frequency is None else f" (one row every {step_words(task.frequency)})"
     panels = [Panel("fig-task", "Forecast vs actual (test block)",
                     f"Series: {_series_words(task)}{step}. One-step-ahead forecasts of the "
                     f"last {stop - start} points from the true history; the val block before "

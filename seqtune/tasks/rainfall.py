@@ -168,7 +168,7 @@ def infer_frequency(dates: pd.DatetimeIndex, where: str) -> pd.DateOffset:
                 i = int(off[0])
                 raise SeqtuneError(
                     f"{where}: a gap or uneven step after {format_date(dates[i])} (next "
-                    f"{format_date(dates[i + 1])}); expected one row every {step.freqstr} "
+                    f"{format_date(dates[i + 1])}); expected one row every {step_words(step)} "
                     "(fill or drop the missing dates)")
         raise SeqtuneError(f"{where}: the dates are not evenly spaced; expected a regular "
                            "frequency (one row per hour, day, week, month, quarter, ...)")
@@ -189,6 +189,27 @@ _SEASONS: tuple[tuple[tuple[type, ...], int], ...] = (
     ((pd.offsets.Hour,), 24),
     ((pd.offsets.Minute,), 60),
 )
+
+
+_STEP_WORDS: tuple[tuple[tuple[type, ...], str], ...] = (
+    ((pd.offsets.MonthBegin, pd.offsets.MonthEnd, pd.offsets.BusinessMonthBegin,
+      pd.offsets.BusinessMonthEnd), "month"),
+    ((pd.offsets.QuarterBegin, pd.offsets.QuarterEnd, pd.offsets.BQuarterBegin,
+      pd.offsets.BQuarterEnd), "quarter"),
+    ((pd.offsets.YearBegin, pd.offsets.YearEnd), "year"),
+    ((pd.offsets.Week,), "week"), ((pd.offsets.Day,), "day"),
+    ((pd.offsets.BusinessDay,), "business day"), ((pd.offsets.Hour,), "hour"),
+    ((pd.offsets.Minute,), "minute"), ((pd.offsets.Second,), "second"),
+)
+
+
+def step_words(freq: pd.DateOffset) -> str:
+    """``month (MS)``, ``3 months (3MS)``: the step between two rows, in words."""
+    for classes, word in _STEP_WORDS:
+        if isinstance(freq, classes):
+            n = abs(freq.n)
+            return f"{word} ({freq.freqstr})" if n == 1 else f"{n} {word}s ({freq.freqstr})"
+    return freq.freqstr
 
 
 def season_of(freq: pd.DateOffset) -> int | None:
@@ -289,8 +310,8 @@ class RainfallTask(Task):
             return DEFAULT_SEASON
         if (season := season_of(self.frequency)) is None:
             raise SeqtuneError(f"{self.csv}: column {self.time!r}: no natural season for a step "
-                               f"of {self.frequency.freqstr}; set task.season (observations "
-                               "per cycle, e.g. 12 for monthly data)")
+                               f"of one {step_words(self.frequency)}; set task.season "
+                               "(observations per cycle, e.g. 12 for monthly data)")
         return season
 
     def config(self) -> dict[str, Any]:
