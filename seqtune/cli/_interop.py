@@ -7,7 +7,6 @@ loads a study's best checkpoint from the artifact store.
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import sys
@@ -26,8 +25,19 @@ from optuna.distributions import (
 from rich.table import Table
 
 from seqtune import predict
-from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console, state
+from seqtune.cli._app import (
+    ArtifactDirOpt,
+    FormatOpt,
+    JsonAliasOpt,
+    OutputFormat,
+    StorageOpt,
+    app,
+    console,
+    output_format,
+    state,
+)
 from seqtune.cli._leaderboard import seqtune_study
+from seqtune.cli._settings import SetOpt, parse_assignments, task_keys
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.runtime import configure_threads
@@ -47,7 +57,10 @@ StudyArg = Annotated[str, typer.Argument(
                           "studies/ (seeded-drift).")]
 
 
-class OutputFormat(StrEnum):
+class ValueFormat(StrEnum):
+    """``evaluate -f``: the value alone (for ``optuna tell --values``), a table, JSON."""
+
+    value = "value"
     table = "table"
     json = "json"
 
@@ -73,17 +86,24 @@ def _describe(value: Any) -> str:
 @app.command("space")
 def space_cmd(
     study: StudyArg,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print only the searched part, as `optuna ask --search-space` "
-                       "takes it.")] = False,
+    fmt: Annotated[OutputFormat, typer.Option(
+        "--format", "-f", metavar="table|json",
+        help="table: every parameter, searched or fixed; json: only the searched part, as "
+             "`optuna ask --search-space` takes it.")] = OutputFormat.table,
+    as_json: JsonAliasOpt = False,
 ) -> None:
     """Print the search space of STUDY: what is searched, in which range, what is fixed.
 
-    With --json: `optuna ask --study-name X --search-space "$(seqtune space seeded-drift
-    --json)"`.
+    -f json prints the searched part in the form `optuna ask --search-space` takes.
+
+    Examples:
+
+      seqtune space seeded-drift
+      seqtune space studies/rainfall.toml -f json
+      seqtune space seeded-ar2 -f table
     """
     config = load_config(study_file(study))
-    if as_json:
+    if output_format(fmt, as_json) == OutputFormat.json:
         print(json.dumps({name: json.loads(distribution_to_json(dist))
                           for name, dist in distributions(config.space).items()}))
         return
@@ -136,21 +156,15 @@ def full_params(config: StudyConfig, text: str) -> dict[str, Any]:
 def task_settings(config: StudyConfig, assignments: list[str]) -> dict[str, Any]:
     """The study's task settings with ``--set KEY=VALUE`` applied; a sweep needs a pick."""
     settings = dict(config.task)
-    allowed = list(inspect.signature(TASKS[config.task_name]).parameters)
-    for item in assignments:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise SeqtuneError(f"--set: expected KEY=VALUE (a task setting such as "
-                               f"length=35), got {item!r}")
+    allowed = task_keys(config.task_name)
+    pairs = parse_assignments(assignments)
+    for where, key, value in pairs:
         if key not in allowed:
-            raise SeqtuneError(f"--set: unknown setting {key!r} of task {config.task_name}; "
+            raise SeqtuneError(f"{where}: unknown setting {key!r} of task {config.task_name}; "
                                f"expected one of {allowed}")
-        try:
-            settings[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            settings[key] = raw
+        settings[key] = value
     for key, values in config.sweep.items():
-        if not any(item.partition("=")[0] == key for item in assignments):
+        if not any(k == key for _, k, _ in pairs):
             raise SeqtuneError(f"--set: {config.source} sweeps {key} over {values}; pick "
                                f"one, e.g. --set {key}={values[0]}")
     return settings
@@ -160,25 +174,32 @@ def task_settings(config: StudyConfig, assignments: list[str]) -> dict[str, Any]
 def evaluate_cmd(
     study: StudyArg,
     params: Annotated[str, typer.Option(
+        metavar="JSON",
         help="Searched parameter values as a JSON object, e.g. the params of "
              "`optuna ask -f json`. Fixed values come from the study file.")],
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="Task setting KEY=VALUE (repeatable); picks the sweep value, e.g. "
-                      "--set length=35 for digitsum.")] = None,
+    set_: SetOpt = None,
     csv: Annotated[Path | None, typer.Option(
-        help="rainfall: read this CSV (target column Precipitation).")] = None,
+        metavar="FILE", help="rainfall: read this CSV (target column Precipitation).")] = None,
     max_epochs: Annotated[int | None, typer.Option(
-        help="Upper bound on epochs (default: the study file's).")] = None,
+        metavar="N", help="Upper bound on epochs (default: the study file's).")] = None,
     seed: Annotated[int | None, typer.Option(
-        help="Training seed (default: the study file's).")] = None,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print all metrics as JSON instead of the value alone.")] = False,
+        metavar="N", help="Training seed (default: the study file's).")] = None,
+    fmt: Annotated[ValueFormat, typer.Option(
+        "--format", "-f", metavar="value|table|json",
+        help="value: the objective value alone (for `optuna tell --values`); table or json: "
+             "every metric.")] = ValueFormat.value,
+    as_json: JsonAliasOpt = False,
 ) -> None:
     """Train one configuration of STUDY and print its objective value (val metric).
 
     Nothing is written to any study: with `optuna ask` and `optuna tell` this
     makes a shell loop (see scripts/ask-tell-example.sh). Exit status 1 if
     training diverges (tell Optuna `--state fail`).
+
+    Examples:
+
+      seqtune -q evaluate seeded-drift --params "$params" --max-epochs 20
+      seqtune evaluate digitsum --set length=35 --params "$params" -f json
     """
     config = load_config(study_file(study)).with_overrides(
         max_epochs=max_epochs, seed=seed, csv=str(csv) if csv else None)
@@ -191,9 +212,22 @@ def evaluate_cmd(
         print(f"seqtune: error: training diverged: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
     value = outcome.fit.best_value
-    if as_json:
-        print(json.dumps({"value": value, "metric": task.metric, "direction": task.direction,
-                          "params": values, "seed": config.seed, **outcome.user_attrs()}))
+    result = {"value": value, "metric": task.metric, "direction": task.direction,
+              "params": values, "seed": config.seed, **outcome.user_attrs()}
+    shown = output_format(fmt, as_json)
+    if shown == ValueFormat.json:
+        print(json.dumps(result))
+    elif shown == ValueFormat.table:
+        table = Table(title=f"{config.name}: {values['architecture']}, val {task.metric} "
+                            f"({task.direction})")
+        table.add_column("key")
+        table.add_column("value", justify="right")
+        for key, item in result.items():
+            if not isinstance(item, dict | list):
+                table.add_row(key, _cell(item))
+        for key, item in values.items():
+            table.add_row(f"params.{key}", _cell(item))
+        console.print(table)
     else:
         print(repr(value))
     if not state["quiet"]:
@@ -263,17 +297,19 @@ def predict_cmd(
     study_name: Annotated[str, typer.Argument(
         metavar="STUDY", help="Study name in the storage, e.g. seeded-drift or digitsum-L10.")],
     seq: Annotated[list[str] | None, typer.Option(
+        metavar="NUMBERS",
         help="One input sequence, numbers separated by commas or spaces (repeatable): "
              "seeded: the seeds; digitsum: the digits; rainfall: the recent history.")] = None,
     file: Annotated[Path | None, typer.Option(
-        help="A text file with one input sequence per line.")] = None,
+        metavar="FILE", help="A text file with one input sequence per line.")] = None,
     csv: Annotated[Path | None, typer.Option(
+        metavar="FILE",
         help="rainfall: forecast after the last row of this CSV (the study's columns).")]
     = None,
     steps: Annotated[int, typer.Option(
-        help="rainfall: values to forecast, each fed back as input.")] = 1,
-    output: Annotated[OutputFormat, typer.Option(
-        "--format", help="Output format.")] = OutputFormat.table,
+        metavar="N", help="rainfall: values to forecast, each fed back as input.")] = 1,
+    output: FormatOpt = OutputFormat.table,
+    as_json: JsonAliasOpt = False,
     storage: StorageOpt = None,
     artifact_dir: ArtifactDirOpt = None,
 ) -> None:
@@ -281,7 +317,14 @@ def predict_cmd(
 
     seeded: the continuation after given seeds; rainfall: the next values after a
     given series or CSV; digitsum: the sum of the first two digits.
+
+    Examples:
+
+      seqtune predict seeded-drift --seq "0.1 -0.4 0.9 0.5 0.2"
+      seqtune predict digitsum-L10 --seq "3 4 0 0 0 0 7 0 0 0" -f json
+      seqtune predict rainfall --file history.txt --steps 3
     """
+    output = output_format(output, as_json)
     url = resolve_storage_url(storage)
     study = seqtune_study(study_name, url, "predict")
     checkpoint = load_best_checkpoint(study, resolve_artifact_dir(url, artifact_dir))

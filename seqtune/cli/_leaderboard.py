@@ -117,12 +117,14 @@ def show_leaderboard(study: optuna.Study, fmt: Format = Format.table,
 
 @app.command("leaderboard")
 def leaderboard_cmd(
-    study_name: Annotated[str, typer.Argument(help="Study name, e.g. seeded-drift.")],
+    study_name: Annotated[str, typer.Argument(
+        metavar="STUDY", help="Study name in the storage, e.g. seeded-drift.")],
     storage: StorageOpt = None,
     artifact_dir: ArtifactDirOpt = None,
     fmt: Annotated[Format, typer.Option(
-        "--format", "-f", help=f"Output format; the table shows the first {TABLE_METRICS} "
-                               "metrics, the others all of them.")]
+        "--format", "-f", metavar="table|csv|json|markdown",
+        help=f"Output format; the table shows the first {TABLE_METRICS} metrics, the others "
+             "all of them.")]
     = Format.table,
 ) -> None:
     """Best trial per architecture and every baseline, val and test side by side.
@@ -130,6 +132,12 @@ def leaderboard_cmd(
     Rows are sorted by the val metric in the study's direction; the notes say,
     from the numbers, where the tuned models lose. Baselines are read from the
     study blob `baselines` (stored by `seqtune optimize`).
+
+    Examples:
+
+      seqtune leaderboard seeded-drift
+      seqtune leaderboard rainfall-csv --storage sqlite:///other.db -f markdown
+      seqtune leaderboard digitsum-L35 -f json
     """
     url = resolve_storage_url(storage)
     show_leaderboard(seqtune_study(study_name, url, "leaderboard"), fmt,

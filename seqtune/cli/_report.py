@@ -26,7 +26,7 @@ def make_report(url: str, out: Path, artifact_dir: Path | None) -> Path:
 @app.command("report")
 def report_cmd(
     storage: StorageOpt = None,
-    out: Annotated[Path, typer.Option(callback=check_folder,
+    out: Annotated[Path, typer.Option(callback=check_folder, metavar="DIR",
                                       help="Folder of the HTML pages.")] = Path("reports"),
     artifact_dir: ArtifactDirOpt = None,
 ) -> None:
@@ -36,6 +36,11 @@ def report_cmd(
     replaced atomically, so an interrupted run leaves the previous report. The
     verdicts and key figures are also saved on the studies as optuna-dashboard
     notes, graphs and artifacts.
+
+    Examples:
+
+      seqtune report
+      seqtune report --storage sqlite:///other.db --out /tmp/reports
     """
     url = resolve_storage_url(storage)
     _refuse_missing_sqlite(url)

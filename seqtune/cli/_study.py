@@ -9,10 +9,29 @@ from typing import Annotated, Any
 
 import typer
 
-from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console, state, summary_table
+from seqtune.cli._app import (
+    ArtifactDirOpt,
+    FormatOpt,
+    JsonAliasOpt,
+    OutputFormat,
+    StorageOpt,
+    app,
+    console,
+    elapsed,
+    output_format,
+    progress,
+    state,
+    summary_table,
+)
 from seqtune.cli._leaderboard import load_study, show_leaderboard
 from seqtune.cli._postmortem import postmortem_after_run
 from seqtune.cli._report import make_report
+from seqtune.cli._settings import (
+    SetOpt,
+    apply_settings,
+    apply_to_accepting,
+    parse_assignments,
+)
 from seqtune.config import StudyConfig, load_config
 from seqtune.errors import SeqtuneError
 from seqtune.runtime import AUTO, configure_threads, resolve_workers
@@ -47,9 +66,9 @@ WorkersOpt = Annotated[str, typer.Option(
 
 
 RepeatsOpt = Annotated[int | None, typer.Option(
-    min=0, help="After the trials, retrain each architecture's best configuration on "
-                "train+val under this many seeds and score it on test (default 5; "
-                "run --quick: 2; 0: none).")]
+    min=0, metavar="K", help="After the trials, retrain each architecture's best configuration on "
+                "train+val under this many seeds and score it on test (default "
+                f"{DEFAULT_REPEATS}; run --quick: {QUICK_REPEATS}; 0: none).")]
 
 
 def _run_study(config: StudyConfig, storage: str, **options: Any) -> list[dict[str, Any]]:
@@ -59,45 +78,71 @@ def _run_study(config: StudyConfig, storage: str, **options: Any) -> list[dict[s
 
 @app.command("optimize")
 def optimize_cmd(
-    study_file: Annotated[Path, typer.Argument(help="Study definition, e.g. "
-                                                    "studies/seeded-drift.toml.")],
+    study_file: Annotated[Path, typer.Argument(
+        metavar="STUDY_FILE", help="Study definition, e.g. studies/seeded-drift.toml.")],
     n_trials: Annotated[int | None, typer.Option(
-        help="Finished trials the study should hold (resumes count).")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+        metavar="N", help="Finished trials the study should hold (resumes count).")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        metavar="SECONDS", help="Stop after this many seconds.")] = None,
     storage: StorageOpt = None,
     study_name: Annotated[str | None, typer.Option(
+        metavar="NAME",
         help="Study name (default: the name in the study file; sweeps add a suffix).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampler and training seed.")] = None,
+    seed: Annotated[int | None, typer.Option(
+        metavar="N", help="Sampler and training seed.")] = None,
     sampler: Annotated[str | None, typer.Option(
-        help="Any optuna.samplers class, e.g. TPESampler, RandomSampler.")] = None,
+        metavar="CLASS", help="Any optuna.samplers class, e.g. TPESampler, RandomSampler.")]
+    = None,
     pruner: Annotated[str | None, typer.Option(
+        metavar="CLASS",
         help="Any optuna.pruners class, e.g. MedianPruner, HyperbandPruner, or none.")] = None,
     max_epochs: Annotated[int | None, typer.Option(
-        help="Upper bound on epochs per trial (early stopping may end sooner).")] = None,
+        metavar="N", help="Upper bound on epochs per trial (early stopping may end sooner).")]
+    = None,
     csv: Annotated[Path | None, typer.Option(
-        help="rainfall: read this CSV (target column Precipitation).")] = None,
+        metavar="FILE", help="rainfall: read this CSV (target column Precipitation).")] = None,
+    target: Annotated[str | None, typer.Option(
+        metavar="COL", help="rainfall: the column to forecast (same as --set target=COL).")]
+    = None,
+    time_column: Annotated[str | None, typer.Option(
+        "--time", metavar="COL",
+        help="rainfall: the CSV's time column (same as --set time=COL).")] = None,
+    set_: SetOpt = None,
     workers: WorkersOpt = AUTO,
     heartbeat_interval: Annotated[int, typer.Option(
-        min=1, help="Seconds between heartbeats of a running trial.")] = HEARTBEAT_INTERVAL,
+        min=1, metavar="SECONDS", help="Seconds between heartbeats of a running trial.")]
+    = HEARTBEAT_INTERVAL,
     grace_period: Annotated[int | None, typer.Option(
-        min=1, help="Seconds without a heartbeat after which a trial's worker counts as "
-                    "dead: the trial is failed and queued again "
-                    f"(default {GRACE_FACTOR} x --heartbeat-interval).")] = None,
+        min=1, metavar="SECONDS",
+        help="Seconds without a heartbeat after which a trial's worker counts as "
+             "dead: the trial is failed and queued again "
+             f"(default {GRACE_FACTOR} x --heartbeat-interval).")] = None,
     artifact_dir: ArtifactDirOpt = None,
     repeats: RepeatsOpt = None,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print the best trial per architecture as JSON.")] = False,
+    fmt: FormatOpt = OutputFormat.table,
+    as_json: JsonAliasOpt = False,
 ) -> None:
     """Create or resume the study in STUDY_FILE and run its trials.
 
     Each trial's val metric is the objective; test metrics, epochs, training
     time and any error text are stored as trial user attrs. Read them with
-    `optuna trials --storage URL --study-name NAME -f json`.
+    `optuna trials --storage URL --study-name NAME -f json`. The result is the
+    best trial per architecture (-f json: a list of objects).
+
+    Examples:
+
+      seqtune optimize studies/seeded-drift.toml --n-trials 20
+      seqtune optimize studies/digitsum.toml --set length=35 --pruner none
+      seqtune optimize studies/rainfall.toml --csv rain.csv --target Precipitation
+      seqtune -q optimize studies/seeded-ar2.toml --n-trials 5 -f json
     """
-    base = load_config(study_file).with_overrides(
+    assignments = [(option, key, value) for option, key, value in (
+        ("--target", "target", target), ("--time", "time", time_column)) if value is not None]
+    assignments += parse_assignments(set_)
+    base = apply_settings(load_config(study_file).with_overrides(
         n_trials=n_trials, timeout=timeout, seed=seed, sampler=sampler, pruner=pruner,
         max_epochs=max_epochs, csv=str(csv) if csv else None,
-        artifact_dir=str(artifact_dir) if artifact_dir else None)
+        artifact_dir=str(artifact_dir) if artifact_dir else None), assignments)
     configs = base.expand()
     if study_name:
         configs = [c.with_overrides(name=c.name.replace(base.name, study_name, 1))
@@ -112,7 +157,7 @@ def optimize_cmd(
     rows = [row for c in configs for row in _run_study(
         c, url, workers=processes, heartbeat_interval=heartbeat_interval,
         grace_period=grace_period, repeats=DEFAULT_REPEATS if repeats is None else repeats)]
-    if as_json:
+    if output_format(fmt, as_json) == OutputFormat.json:
         print(json.dumps(rows))
     else:
         console.print(summary_table("best trial per architecture", rows))
@@ -122,17 +167,31 @@ def optimize_cmd(
 def run_cmd(
     quick: Annotated[bool, typer.Option(help="Smaller budgets: the whole job in about "
                                              "2 minutes.")] = False,
-    studies: Annotated[Path, typer.Option(help="Folder of study files to run.")]
+    studies: Annotated[Path, typer.Option(metavar="DIR", help="Folder of study files to run.")]
     = Path("studies"),
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="Task setting (repeatable) for every study whose task has it, e.g. --set "
+             "n_train=200; a setting no study has is refused.")] = None,
     storage: StorageOpt = None,
     artifact_dir: ArtifactDirOpt = None,
     workers: WorkersOpt = AUTO,
     repeats: RepeatsOpt = None,
 ) -> None:
-    """The main job: run every study in studies/, print the best trial per
-    task and architecture, then each study's leaderboard against its baselines,
-    run the post-mortem and write the HTML report (reports/index.html).
-    Studies run one after another, each one's trials in --workers processes."""
+    """The main job: every study, leaderboards, the post-mortem and the HTML report.
+
+    Runs every study file in --studies (one after another, each one's trials in
+    --workers processes), prints the best trial per task and architecture, then
+    each study's leaderboard against its baselines, runs the post-mortem and
+    writes the HTML report (reports/index.html). Progress goes to stderr (-q:
+    none); stdout holds the results.
+
+    Examples:
+
+      seqtune run --quick
+      seqtune run --workers 2 --repeats 3
+      seqtune run --studies my-studies --set n_train=200
+    """
     processes = resolve_workers(workers)
     files = sorted(studies.glob("*.toml"))
     if not files:
@@ -141,6 +200,7 @@ def run_cmd(
                                              else None) for f in files]
     if quick:
         configs = [c.quick_variant() for c in configs]
+    configs = apply_to_accepting(configs, parse_assignments(set_))
     url = resolve_storage_url(storage)
     configure_threads()
     started = time.perf_counter()
@@ -148,12 +208,18 @@ def run_cmd(
     check_studies(expanded, url)
     if repeats is None:
         repeats = QUICK_REPEATS if quick else DEFAULT_REPEATS
-    rows = [row for e in expanded for row in _run_study(e, url, workers=processes,
-                                                        repeats=repeats)]
+    rows = []
+    for n, e in enumerate(expanded, start=1):
+        progress(f"run: study {n}/{len(expanded)} {e.name} ({e.n_trials} trials; "
+                 f"{len(expanded) - n} studies left; {elapsed(time.perf_counter() - started)} "
+                 "elapsed)")
+        rows += _run_study(e, url, workers=processes, repeats=repeats)
     console.print(summary_table("best trial per task and architecture", rows))
     for e in expanded:
         show_leaderboard(load_study(e.name, url),
                          artifact_dir=resolve_artifact_dir(url, e.artifact_dir))
+    progress(f"run: post-mortem ({elapsed(time.perf_counter() - started)} elapsed)")
     postmortem_after_run(url, studies, quick)
+    progress(f"run: report ({elapsed(time.perf_counter() - started)} elapsed)")
     make_report(url, Path("reports"), artifact_dir)
     console.print(f"done in {time.perf_counter() - started:.0f} s; storage {redact(url)}")
