@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,8 +12,9 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from tqdm import tqdm
 
-from seqtune.cli._app import StorageOpt, app, console
+from seqtune.cli._app import StorageOpt, app, console, elapsed, progress, state
 from seqtune.postmortem import Row, Verdict, answer, explain, run_postmortems
 from seqtune.runtime import configure_threads, usable_cores
 from seqtune.study import redact, resolve_storage_url
@@ -64,6 +66,33 @@ def print_postmortem(verdicts: list[Verdict]) -> None:
         out.print()
 
 
+class JobProgress:
+    """Progress of the post-mortem's training jobs on stderr: a bar on a terminal,
+    else one line per finished job (which configurations, how many left, time
+    elapsed); nothing under ``-q``. Stdout keeps the results only."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.bar: tqdm | None = None
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if state["quiet"]:
+            return
+        if sys.stderr.isatty():
+            if self.bar is None:
+                self.bar = tqdm(total=total, desc="post-mortem", unit="job", file=sys.stderr,
+                                dynamic_ncols=True, leave=False)
+            self.bar.set_postfix_str(what[:60], refresh=False)
+            self.bar.update(1)
+            return
+        progress(f"post-mortem: job {done}/{total} done ({what}); {total - done} left, "
+                 f"{elapsed(time.perf_counter() - self.started)} elapsed")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 #: ``--quick`` (and ``seqtune run --quick``): 3 epochs, one data draw, no factorial
 QUICK_EPOCHS = 3
 QUICK = {"max_epochs": QUICK_EPOCHS, "n_draws": 1, "factorial": False}
@@ -75,8 +104,12 @@ def postmortem_after_run(url: str, studies: Path, quick: bool) -> None:
     rules = [r for r in ("drift", "ar2") if (studies / f"seeded-{r}.toml").is_file()]
     if not rules:
         return
-    results = run_postmortems(url, rules, studies=studies, workers=usable_cores(),
-                              **(QUICK if quick else {}))
+    jobs = JobProgress()
+    try:
+        results = run_postmortems(url, rules, studies=studies, workers=usable_cores(),
+                                  progress=jobs, **(QUICK if quick else {}))
+    finally:
+        jobs.close()
     print_postmortem([verdict for _, verdict in results])
 
 
@@ -84,17 +117,20 @@ def postmortem_after_run(url: str, studies: Path, quick: bool) -> None:
 def postmortem_cmd(
     storage: StorageOpt = None,
     rule: Annotated[list[str] | None, typer.Option(
-        "--rule", help="drift and/or ar2; repeat the option for both (default: both).")]
+        "--rule", metavar="drift|ar2",
+        help="drift and/or ar2; repeat the option for both (default: both).")]
     = None,
     max_epochs: Annotated[int | None, typer.Option(
-        help="Cap every configuration at N epochs, for a quick look (the question's "
+        metavar="N", help="Cap every configuration at N epochs, for a quick look (the question's "
              "budget is 20). A capped run is its own study (prefix + '-cap<N>').")] = None,
-    seed: Annotated[int, typer.Option(help="First training seed of every configuration.")] = 0,
+    seed: Annotated[int, typer.Option(
+        metavar="N", help="First training seed of every configuration.")] = 0,
     seeds: Annotated[int, typer.Option(
-        "--seeds", help="Training seeds per configuration and data draw.")] = 5,
+        "--seeds", metavar="N", help="Training seeds per configuration and data draw.")] = 5,
     draws: Annotated[int, typer.Option(
-        "--draws", help="Data draws (task seeds 0..N-1); test is always draw 0's. 2 checks "
-                        "that the conclusions hold on other data, at twice the cost.")] = 1,
+        "--draws", metavar="N",
+        help="Data draws (task seeds 0..N-1); test is always draw 0's. 2 checks that the "
+             "conclusions hold on other data, at twice the cost.")] = 1,
     factorial: Annotated[bool, typer.Option(
         help="Add the 2^4 factorial over width, learning rate, epochs and teacher "
              "forcing (all fixes on).")] = True,
@@ -102,31 +138,42 @@ def postmortem_cmd(
         "--quick", help=f"A capped look: {QUICK_EPOCHS} epochs, one data draw, no "
                         "factorial (its own study, prefix + '-cap3').")] = False,
     studies: Annotated[Path, typer.Option(
-        help="Folder with seeded-<rule>.toml, whose \\[start] table is the tuned "
+        metavar="DIR", help="Folder with seeded-<rule>.toml, whose \\[start] table is the tuned "
              "configuration when the storage has no seeded-<rule> study.")] = Path("studies"),
     study_prefix: Annotated[str, typer.Option(
-        help="Studies are named <prefix>-<rule>.")] = "postmortem",
+        metavar="PREFIX", help="Studies are named <prefix>-<rule>.")] = "postmortem",
     workers: Annotated[int | None, typer.Option(
-        help="Processes training configurations in parallel, one torch thread each "
+        metavar="N", help="Processes training configurations in parallel, one torch thread each "
              "(default: one per usable core).")] = None,
 ) -> None:
-    """Explain, by experiment, why the model of the Flux.jl question learns a
-    sequence unconditional to its seeds.
+    """Why the Flux.jl question's LSTM ignores its seeds, answered by experiment.
 
     Runs the question's setup with each defect switched on or off (an Optuna
     grid study per rule, browsable with `optuna trials` and optuna-dashboard),
     next to the tuned model of the seeded study, then prints a verdict table and
     an explanation computed from the numbers. A rerun reuses finished trials.
+    Progress (finished training jobs, how many left, time elapsed) goes to
+    stderr; -q silences it.
+
+    Examples:
+
+      seqtune postmortem
+      seqtune postmortem --rule drift --quick
+      seqtune postmortem --rule ar2 --seeds 3 --no-factorial --workers 2
     """
     url = resolve_storage_url(storage)
     configure_threads()
     started = time.perf_counter()
     options = ({**QUICK, "max_epochs": min(max_epochs or QUICK_EPOCHS, QUICK_EPOCHS)}
                if quick else {"max_epochs": max_epochs, "n_draws": draws, "factorial": factorial})
-    results = run_postmortems(url, rule or ["drift", "ar2"], studies=studies, seed=seed,
-                              prefix=study_prefix, n_seeds=seeds,
-                              workers=usable_cores() if workers is None else workers,
-                              **options)
+    jobs = JobProgress()
+    try:
+        results = run_postmortems(url, rule or ["drift", "ar2"], studies=studies, seed=seed,
+                                  prefix=study_prefix, n_seeds=seeds,
+                                  workers=usable_cores() if workers is None else workers,
+                                  progress=jobs, **options)
+    finally:
+        jobs.close()
     print_postmortem([verdict for _, verdict in results])
     console.print(f"post-mortem done in {time.perf_counter() - started:.0f} s; studies "
                   f"{', '.join(s.study_name for s, _ in results)} in {redact(url)}")

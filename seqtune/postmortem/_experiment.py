@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,14 +88,31 @@ def _run_job(job: _Job) -> tuple[tuple[Any, ...], list[Trained]]:
                                     t.patience, workers=1)[0])
 
 
-def _train_all(jobs: list[_Job], workers: int) -> dict[tuple[Any, ...], list[Trained]]:
+#: ``progress(what, done, total)`` after each training job (``run_postmortems``)
+Progress = Callable[[str, int, int], None]
+
+
+def _train_all(jobs: list[_Job], workers: int,
+               progress: Callable[[tuple[Any, ...], int, int], None] | None = None
+               ) -> dict[tuple[Any, ...], list[Trained]]:
     jobs = sorted(jobs, key=_Job.cost, reverse=True)
+
+    def collect(results: Iterable[tuple[tuple[Any, ...], list[Trained]]]
+                ) -> dict[tuple[Any, ...], list[Trained]]:
+        out = {}
+        for done, (key, trained) in enumerate(results, start=1):
+            out[key] = trained
+            if progress is not None:
+                progress(key, done, len(jobs))
+        return out
+
     if workers <= 1 or len(jobs) <= 1:
-        return dict(_run_job(job) for job in jobs)
+        return collect(_run_job(job) for job in jobs)
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
                              mp_context=multiprocessing.get_context("spawn"),
                              initializer=configure_threads) as pool:
-        return dict(pool.map(_run_job, jobs))
+        futures = [pool.submit(_run_job, job) for job in jobs]
+        return collect(future.result() for future in as_completed(futures))
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -282,14 +300,16 @@ def _plan(url: str, rule: str, max_epochs: int | None, seeds: list[int], draws: 
 def run_postmortems(url: str, rules: list[str], *, studies: Path = Path("studies"),
                     max_epochs: int | None = None, seed: int = 0, prefix: str = "postmortem",
                     workers: int = 1, n_seeds: int = N_SEEDS, n_draws: int = N_DRAWS,
-                    factorial: bool = True) -> list[tuple[optuna.Study, Verdict]]:
+                    factorial: bool = True, progress: Progress | None = None
+                    ) -> list[tuple[optuna.Study, Verdict]]:
     """Run (or resume) the grid for each rule; store and return each verdict.
 
     Every configuration trains under ``n_seeds`` seeds from ``seed`` on each of
     ``n_draws`` data draws (the tuned row: its own seed and the next ones, on the
     task's data). ``factorial``: add the knob factorial (all fixes on). Every
     option is checked, and each rule's tuned configuration found, before
-    anything is written.
+    anything is written. ``progress(what, done, total)`` is called after each
+    training job (``what``: the rule, data draw and configurations it serves).
     """
     for rule in rules:
         if rule not in RULES:
@@ -308,7 +328,7 @@ def run_postmortems(url: str, rules: list[str], *, studies: Path = Path("studies
     storage = open_storage(url)
     tuned = {rule: find_tuned(storage, rule, studies, max_epochs) for rule in rules}
     plans = [_plan(url, rule, max_epochs, seeds, draws, prefix, factorial) for rule in rules]
-    jobs = {}
+    jobs, serves = {}, {}
     for p in plans:
         for c in p.pending:
             for draw in draws if c.setup is not None else draws[:1]:
@@ -316,7 +336,10 @@ def run_postmortems(url: str, rules: list[str], *, studies: Path = Path("studies
                            tuple(seeds if c.setup is not None
                                  else tuned_seeds(tuned[p.rule], n_seeds)))
                 jobs[job.key] = job
-    trained = _train_all(list(jobs.values()), workers)
+                serves.setdefault(job.key, []).append(c.name)
+    trained = _train_all(list(jobs.values()), workers, None if progress is None else (
+        lambda key, done, total: progress(f"{key[0]}, draw {key[1]}: "
+                                          + " / ".join(serves[key]), done, total)))
     out = []
     for p in plans:
         if p.pending:
