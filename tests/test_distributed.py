@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -68,13 +69,15 @@ class Workers:
         self.tmp_path, self.procs = tmp_path, []
 
     def start(self, *args: str, env: dict[str, str] | None = None,
-              core: int | None = None) -> subprocess.Popen:
-        """``seqtune -q ARGS``, on one CPU core only if ``core`` is given."""
+              core: int | None = None, quiet: bool = True) -> subprocess.Popen:
+        """``seqtune -q ARGS`` (``seqtune ARGS`` unless ``quiet``), on one CPU core
+        only if ``core`` is given."""
         n = len(self.procs)
         full_env = {k: v for k, v in os.environ.items() if k != "OPTUNA_STORAGE"}
         pin = [] if core is None else ["taskset", "-c", str(core)]
         proc = subprocess.Popen(
-            [*pin, SEQTUNE, "-q", *args], cwd=REPO, env={**full_env, **(env or {})},
+            [*pin, SEQTUNE, *(["-q"] if quiet else []), *args], cwd=REPO,
+            env={**full_env, **(env or {})},
             stdin=subprocess.DEVNULL, stdout=(self.tmp_path / f"out{n}.txt").open("w"),
             stderr=(self.tmp_path / f"err{n}.txt").open("w"), start_new_session=True)
         self.procs.append(proc)
@@ -231,16 +234,20 @@ def test_four_local_workers_run_the_requested_trials(tmp_path, workers):
     assert "best trial per architecture" in workers.output(proc)[0]
 
 
-@pytest.mark.parametrize("signum, extra, resume", [(signal.SIGINT, (), True),
+@pytest.mark.parametrize("signum, extra, resume", [(signal.SIGINT, ("-f", "json"), True),
                                                    (signal.SIGTERM, ("--workers", "2"), False)])
 def test_signal_fails_running_trial_keeps_the_rest_and_resume_works(tmp_path, workers,
                                                                     signum, extra, resume):
+    """SIGINT runs without -q and with -f json: its stdout must stay JSON or empty
+    (no traceback, no log line, no progress bar there)."""
     db, n_trials, name = tmp_path / "stop.db", 3, f"stop-{signum}"
     url = f"sqlite:///{db}"
-    args = ("optimize", str(study_file(tmp_path, name, n_trials, epochs=8)),
+    # epochs: a trial must last long enough (a few seconds) to be caught mid-way
+    args = ("optimize", str(study_file(tmp_path, name, n_trials, epochs=200)),
             "--storage", url)
-    one_core = None if extra else min(os.sched_getaffinity(0))  # a tiny GRU needs no more
-    proc = workers.start(*args, *extra, core=one_core)
+    # a tiny GRU needs no more than one core
+    one_core = None if "--workers" in extra else min(os.sched_getaffinity(0))
+    proc = workers.start(*args, *extra, core=one_core, quiet=signum != signal.SIGINT)
     trials = reader(url, name)
 
     def one_done_one_running() -> FrozenTrial | None:
@@ -252,7 +259,7 @@ def test_signal_fails_running_trial_keeps_the_rest_and_resume_works(tmp_path, wo
     done_before = [snapshot(t) for t in trials() if t.state == TrialState.COMPLETE]
     proc.send_signal(signum)
     status = proc.wait(90)
-    err = workers.output(proc)[1]
+    out, err = workers.output(proc)
     after = trials()
 
     name_of = signal.Signals(signum).name
@@ -262,6 +269,9 @@ def test_signal_fails_running_trial_keeps_the_rest_and_resume_works(tmp_path, wo
     assert status == 128 + signum, err
     assert err.strip().splitlines()[-1] == f"seqtune: interrupted by {name_of}"
     assert "Traceback" not in err
+    assert "Traceback" not in out and "interrupted" not in out
+    if "json" in extra:  # stdout: the result as JSON, or nothing
+        assert out.strip() == "" or isinstance(json.loads(out), list), out
     assert stopped and all(t.user_attrs["error"] == f"interrupted by {name_of}"
                            for t in stopped)
     assert not [t for t in after if t.state in (TrialState.RUNNING, TrialState.WAITING)]
