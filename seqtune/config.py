@@ -3,7 +3,8 @@
 A file has the tables ``[study]`` (name, budget, sampler, pruner, seed),
 ``[task]`` (the task and its settings), ``[train]`` (epochs, patience),
 ``[space]`` (see :mod:`seqtune.space`), and optionally ``[start]`` (a
-configuration tried first with each architecture), ``[sweep]`` (task
+configuration tried first with each architecture; a sub-table such as
+``[start.rnn]`` overrides it for one architecture), ``[sweep]`` (task
 settings to run one study per value, e.g. digitsum lengths) and ``[quick]``
 (smaller budget for ``seqtune run --quick``).
 """
@@ -59,6 +60,10 @@ class StudyConfig:
     sweep: dict[str, list[Any]] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
     source: str = "<memory>"
+    #: the study of the previous value of a one-key sweep (e.g. the next shorter
+    #: digitsum length): its best configuration per architecture is queued after
+    #: ``[start]`` (a warm start)
+    follows: str | None = None
     #: folder of the artifact store for best-model checkpoints (None: derived from
     #: the storage URL by :func:`seqtune.study.resolve_artifact_dir`)
     artifact_dir: str | None = None
@@ -67,15 +72,21 @@ class StudyConfig:
     def task_name(self) -> str:
         return self.task["name"]
 
+    def start_for(self, architecture: str) -> dict[str, Any]:
+        """``[start]`` for one architecture: the shared keys, then its own table."""
+        shared = {k: v for k, v in self.start.items() if not isinstance(v, Mapping)}
+        return {**shared, **self.start.get(architecture, {}), "architecture": architecture}
+
     def expand(self) -> list[StudyConfig]:
         """One config per combination of ``sweep`` values (itself if no sweep)."""
         if not self.sweep:
             return [self]
         keys = list(self.sweep)
-        out = []
+        out: list[StudyConfig] = []
         for values in itertools.product(*(self.sweep[k] for k in keys)):
             tag = "-".join(f"{_SWEEP_TAGS.get(k, k)}{v}" for k, v in zip(keys, values, strict=True))
-            out.append(replace(self, name=f"{self.name}-{tag}", sweep={},
+            follows = out[-1].name if out and len(keys) == 1 else None
+            out.append(replace(self, name=f"{self.name}-{tag}", sweep={}, follows=follows,
                                task={**self.task, **dict(zip(keys, values, strict=True))}))
         return out
 
@@ -175,6 +186,12 @@ TASK_PARAMETERS = {"teacher_forcing": ("seeded",), "rollout": ("seeded",),
 TASK_BOUNDS = {"rollout": "horizon", "window": "max_window"}
 
 
+def architecture_choices(space: Mapping[str, Any]) -> list[Any]:
+    """The architectures a study compares (one when ``architecture`` is fixed)."""
+    arch = space.get("architecture")
+    return list(arch.choices) if hasattr(arch, "choices") else [arch]
+
+
 def _highest(value: Any) -> Any:
     if isinstance(value, CategoricalDistribution):
         return max(value.choices)
@@ -188,7 +205,8 @@ def _check_against_task(config: StudyConfig) -> None:
     within the task's bounds, and ``[start]`` must lie inside ``[space]``."""
     task = config.task_name
     defaults = {k: p.default for k, p in inspect.signature(TASKS[task]).parameters.items()}
-    for table, entries in (("space", config.space), ("start", config.start)):
+    starts = [config.start_for(str(arch)) for arch in architecture_choices(config.space)]
+    for table, entries in (("space", config.space), *(("start", start) for start in starts)):
         for name, value in entries.items():
             where = f"{config.source}: {table}.{name}"
             if task not in TASK_PARAMETERS.get(name, (task,)):
@@ -200,17 +218,24 @@ def _check_against_task(config: StudyConfig) -> None:
                     and _highest(value) > bound:
                 raise SeqtuneError(f"{where}: at most task.{setting} = {bound}, "
                                    f"got {_highest(value)!r}")
+    choices = architecture_choices(config.space)
     for name, value in config.start.items():
-        if name == "architecture":
-            continue
-        where = f"{config.source}: start.{name}"
-        if name not in config.space:
-            raise SeqtuneError(f"{where}: not in [space]; [start] sets searched parameters")
-        if not contains(config.space[name], value):
-            entry = config.space[name]
-            shown = entry if not isinstance(entry, BaseDistribution) else \
-                getattr(entry, "choices", None) or f"{entry.low}..{entry.high}"
-            raise SeqtuneError(f"{where}: {value!r} is outside [space] ({shown})")
+        if isinstance(value, Mapping) and name not in choices:
+            raise SeqtuneError(f"{config.source}: start.{name}: a sub-table of [start] names "
+                               f"an architecture of [space] ({', '.join(map(str, choices))})")
+    for arch in choices:
+        for name, value in config.start_for(arch).items():
+            if name == "architecture":
+                continue
+            where = f"{config.source}: start" + (f".{arch}" if name in config.start.get(
+                arch, {}) else "") + f".{name}"
+            if name not in config.space:
+                raise SeqtuneError(f"{where}: not in [space]; [start] sets searched parameters")
+            if not contains(config.space[name], value):
+                entry = config.space[name]
+                shown = entry if not isinstance(entry, BaseDistribution) else \
+                    getattr(entry, "choices", None) or f"{entry.low}..{entry.high}"
+                raise SeqtuneError(f"{where}: {value!r} is outside [space] ({shown})")
 
 
 def _table(doc: Mapping[str, Any], key: str, where: str, allowed: set[str] | None = None
@@ -275,7 +300,12 @@ def parse_config(doc: Mapping[str, Any], source: str = "<memory>") -> StudyConfi
     check_seed(study.get("seed", 0), f"{source}: study.seed")
     space = parse_space(_table(doc, "space", source), f"{source}: space")
     start = _table(doc, "start", source)
-    parse_space({"architecture": "lstm", **start}, f"{source}: start")
+    for arch, own in start.items():
+        if isinstance(own, Mapping):
+            parse_space({"architecture": "lstm", **own}, f"{source}: start.{arch}")
+    parse_space({"architecture": "lstm", **{k: v for k, v in start.items()
+                                            if not isinstance(v, Mapping)}},
+                f"{source}: start")
     config = StudyConfig(
         name=study["name"], task=task, space=space,
         n_trials=study.get("n_trials", 20), timeout=timeout,
@@ -303,4 +333,9 @@ def load_config(path: str | Path) -> StudyConfig:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SeqtuneError(f"{path}: malformed TOML ({exc})") from None
+    task = doc.get("task")
+    if isinstance(task, dict) and isinstance(task.get("csv"), str) \
+            and not Path(task["csv"]).expanduser().is_absolute():
+        # a data file named in a study file sits beside it, wherever seqtune runs
+        task["csv"] = str(path.parent / Path(task["csv"]).expanduser())
     return parse_config(doc, str(path))

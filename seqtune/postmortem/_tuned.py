@@ -60,7 +60,7 @@ def find_tuned(storage: optuna.storages.BaseStorage, rule: str, studies: Path,
     config = config or load_config(path)  # a missing file: one line, "study file not found"
     arch = config.space["architecture"]
     choices = list(getattr(arch, "choices", [arch]))
-    params = {"architecture": "lstm" if "lstm" in choices else choices[0], **config.start}
+    params = config.start_for("lstm" if "lstm" in choices else choices[0])
     return Tuned(params, config.seed, min(config.max_epochs, cap, MAX_TUNED_EPOCHS),
                  config.patience,
                  f"[start] table of {path} (no finished trial in study {name})")

@@ -1,20 +1,43 @@
-"""The digitsum page: the memory curve (best tuned test accuracy against L per
-architecture, with the logistic and majority baselines) and the best model's
-predicted-vs-true sums."""
+"""The digitsum page: the memory curve (mean test accuracy of each architecture's
+best configuration over its repeat seeds against L, with intervals, the logistic
+and majority baselines and the book's reference points), its verdict, and the
+best model's predicted-vs-true sums."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
-from seqtune.report._figures import Panel, text
+from seqtune.baselines import SELECTED_LOGISTIC
+from seqtune.report._figures import Panel, series_color, text
 from seqtune.report._view import StudyView
 from seqtune.study import Checkpoint
 from seqtune.study._leaderboard import BASELINE, TUNED
-from seqtune.tasks.digitsum import N_CLASSES, DigitSumTask
+from seqtune.tasks.digitsum import BOOK_SRN_LABEL, BOOK_SRN_TEST, N_CLASSES, DigitSumTask
 from seqtune.trainer import predict
+
+#: the accuracy a digitsum model must reach to count as remembering at a length
+REMEMBERS = 0.9
+
+
+@dataclass(frozen=True)
+class CurveValue:
+    """One architecture at one length: mean test accuracy over its repeat seeds
+    and the 95 % interval (None with one seed, or a trial's own number)."""
+
+    mean: float
+    seeds: int
+    low: float | None = None
+    high: float | None = None
+
+    def shown(self) -> str:
+        if self.low is None or self.high is None:
+            return f"{self.mean:.2f} ({'1 seed' if self.seeds == 1 else 'one trial'})"
+        return f"{self.mean:.2f} [{self.low:.2f}, {self.high:.2f}]"
 
 
 @dataclass(frozen=True)
@@ -23,8 +46,20 @@ class CurvePoint:
 
     length: int
     study: str
-    tuned: dict[str, float]
+    tuned: dict[str, CurveValue]
     baselines: dict[str, float]
+
+
+def _curve_value(row: dict[str, Any]) -> CurveValue:
+    mean = row["test"]["accuracy"]
+    repeats = row.get("repeats")
+    if repeats is None:
+        return CurveValue(mean, 0)
+    seeds = len(repeats["record"]["seeds"])
+    low, high = repeats["interval"].get("accuracy", (None, None))
+    if seeds < 2 or not all(map(math.isfinite, (low, high))):
+        return CurveValue(mean, seeds)
+    return CurveValue(mean, seeds, low, high)
 
 
 def memory_curve(views: list[StudyView], like: DigitSumTask) -> list[CurvePoint]:
@@ -35,7 +70,7 @@ def memory_curve(views: list[StudyView], like: DigitSumTask) -> list[CurvePoint]
         if not (isinstance(task, DigitSumTask) and task.mode == like.mode
                 and task.seed == like.seed):
             continue
-        tuned = {r["name"]: r["test"].get("accuracy") for r in v.board.rows
+        tuned = {r["name"]: _curve_value(r) for r in v.board.rows
                  if r["kind"] == TUNED and r["test"].get("accuracy") is not None}
         base = {r["name"]: r["test"].get("accuracy") for r in v.board.rows
                 if r["kind"] == BASELINE and r["test"].get("accuracy") is not None}
@@ -43,25 +78,127 @@ def memory_curve(views: list[StudyView], like: DigitSumTask) -> list[CurvePoint]
     return sorted(points, key=lambda p: p.length)
 
 
-def _memory_panel(points: list[CurvePoint], here: int) -> Panel:
+def _memory_panel(points: list[CurvePoint], here: int, mode: str) -> Panel:
     fig = go.Figure()
     for arch in sorted({a for p in points for a in p.tuned}):
         xs = [p for p in points if arch in p.tuned]
-        fig.add_scatter(x=[p.length for p in xs], y=[p.tuned[arch] for p in xs],
-                        mode="lines+markers", name=f"tuned {text(arch)}")
+        values = [p.tuned[arch] for p in xs]
+        error = {"type": "data", "symmetric": False, "visible": True,
+                 "array": [v.high - v.mean if v.high is not None else 0 for v in values],
+                 "arrayminus": [v.mean - v.low if v.low is not None else 0 for v in values]}
+        fig.add_scatter(x=[p.length for p in xs], y=[v.mean for v in values], error_y=error,
+                        mode="lines+markers", name=f"tuned {text(arch)}",
+                        line={"color": series_color(arch)})
     for name in sorted({b for p in points for b in p.baselines}):
         xs = [p for p in points if name in p.baselines]
         fig.add_scatter(x=[p.length for p in xs], y=[p.baselines[name] for p in xs],
                         mode="lines+markers", name=text(name),
-                        line={"dash": "dash", "color": "#555"})
+                        line={"dash": "dash", "color": series_color(name)})
+    if mode == "book":
+        fig.add_scatter(x=list(BOOK_SRN_TEST), y=list(BOOK_SRN_TEST.values()),
+                        mode="markers", name=BOOK_SRN_LABEL,
+                        marker={"symbol": "x", "size": 9, "color": series_color("rnn")})
     fig.add_vline(x=here, line={"color": "#aaa", "dash": "dot"},
                   annotation_text=f"this study (L={here})")
     fig.update_layout(xaxis_title="sequence length L", yaxis_title="test accuracy",
                       yaxis_range=[0, 1.05])
     return Panel("fig-task", "Memory curve",
-                 "Test accuracy of the best trial (picked on dev) per architecture against "
-                 "the sequence length, one point per digitsum study of this mode; dashed: "
-                 "the baselines at the same lengths.", fig)
+                 "Mean test accuracy per architecture against the sequence length, one point "
+                 "per digitsum study of this mode: each architecture's best configuration "
+                 "(picked on dev) retrained on train+dev under the repeat seeds, with its "
+                 "95 % interval; dashed: the baselines at the same lengths"
+                 + ("; crosses: the NNDL post's untuned SRN." if mode == "book" else "."), fig)
+
+
+def _longest(values: list[tuple[int, CurveValue]]) -> str:
+    """The longest length whose mean stays >= REMEMBERS from the shortest on."""
+    kept = None
+    for length, value in values:
+        if value.mean < REMEMBERS:
+            break
+        kept = (length, value)
+    if kept is None:
+        return f"below {REMEMBERS} already at L={values[0][0]} ({values[0][1].shown()})"
+    length, value = kept
+    last = values[-1][0]
+    return (f"mean accuracy >= {REMEMBERS} up to L={length} ({value.shown()})"
+            + (" and at every length shown" if length == last else ""))
+
+
+def _against_logistic(values: list[tuple[int, CurveValue]], points: list[CurvePoint]) -> str:
+    """Where the cell's interval lies wholly below the selected-positions logistic
+    regression (which can represent the task exactly)."""
+    logistic = {p.length: p.baselines.get(SELECTED_LOGISTIC) for p in points}
+    below = [L for L, v in values if logistic.get(L) is not None and v.high is not None
+             and v.high < logistic[L]]
+    unsure = [L for L, v in values if logistic.get(L) is not None and v.high is None
+              and v.mean < logistic[L]]
+    text_ = (f"below the {SELECTED_LOGISTIC} (interval wholly under it) at "
+             f"L={', '.join(map(str, below))}" if below
+             else f"never wholly below the {SELECTED_LOGISTIC}")
+    if unsure:
+        text_ += f"; under it with one seed (no interval) at L={', '.join(map(str, unsure))}"
+    return text_
+
+
+def _book_claims(points: list[CurvePoint]) -> list[str]:
+    """The book's qualitative claims checked on the curve: accuracy falls with
+    length (per architecture) and the LSTM stays above the tanh RNN."""
+    out = []
+    for arch in sorted({a for p in points for a in p.tuned}):
+        means = [p.tuned[arch].mean for p in points if arch in p.tuned]
+        if len(means) > 1:
+            falls = means[-1] < means[0] - 0.05
+            out.append(f"{arch} {'falls' if falls else 'does not fall'} with length "
+                       f"({means[0]:.2f} -> {means[-1]:.2f})")
+    both = [p for p in points if {"lstm", "rnn"} <= set(p.tuned)]
+    if both:
+        apart = [p.length for p in both if p.tuned["lstm"].low is not None
+                 and p.tuned["rnn"].high is not None
+                 and p.tuned["lstm"].low > p.tuned["rnn"].high]
+        above = sum(p.tuned["lstm"].mean > p.tuned["rnn"].mean for p in both)
+        out.append(f"the LSTM is above the tanh RNN at {above} of {len(both)} lengths "
+                   f"(intervals apart at {len(apart)})")
+    book = [(p.length, p.tuned["rnn"]) for p in points
+            if "rnn" in p.tuned and p.length in BOOK_SRN_TEST]
+    if book:
+        short = [str(L) for L, v in book if v.mean < BOOK_SRN_TEST[L]]
+        out.append(f"the tuned tanh RNN reaches the post's untuned SRN at "
+                   f"{len(book) - len(short)} of {len(book)} book lengths"
+                   + (f" (short of it at L={', '.join(short)})" if short else ""))
+    return out
+
+
+def curve_verdict(points: list[CurvePoint], here: int) -> list[str]:
+    """The memory curve's sentences: per architecture its values, the longest
+    length it remembers, where it falls below the logistic baseline; then the
+    book's claims and this length against the logistic baseline."""
+    out = []
+    for arch in sorted({a for p in points for a in p.tuned}):
+        values = [(p.length, p.tuned[arch]) for p in points if arch in p.tuned]
+        seeds = {v.seeds for _, v in values}
+        basis = (f"mean test accuracy over {max(seeds)} seeds, 95 % interval" if min(seeds) > 1
+                 else "test accuracy from one run per length: an anecdote, no interval")
+        curve = ", ".join(f"L={L} {v.shown()}" for L, v in values)
+        out.append(f"Memory curve, {arch} ({basis}): {curve}. {_longest(values)}; "
+                   f"{_against_logistic(values, points)}.")
+    if claims := _book_claims(points):
+        out.append("Against the book's claims: " + "; ".join(claims) + ".")
+    point = next((p for p in points if p.length == here), None)
+    if point is not None and point.tuned and SELECTED_LOGISTIC in point.baselines:
+        arch = max(point.tuned, key=lambda a: point.tuned[a].mean)
+        ours, logistic = point.tuned[arch], point.baselines[SELECTED_LOGISTIC]
+        if ours.low is not None and ours.high is not None:
+            verb = ("is above" if ours.low > logistic else "is below" if ours.high < logistic
+                    else "cannot be told apart from")
+        else:
+            verb = "scores above (one seed)" if ours.mean > logistic else \
+                "scores below (one seed)" if ours.mean < logistic else "ties (one seed) with"
+        out.append(f"At L={here} the best cell ({arch}, {ours.shown()}) {verb} the "
+                   f"{SELECTED_LOGISTIC} ({logistic:.2f}), which can represent the task "
+                   "exactly (class s scores a_s[d1] + b_s[d2], which can peak at "
+                   "s = d1 + d2).")
+    return out
 
 
 def _confusion_panel(task: DigitSumTask, checkpoint: Checkpoint) -> Panel:
@@ -80,5 +217,5 @@ def _confusion_panel(task: DigitSumTask, checkpoint: Checkpoint) -> Panel:
 def digitsum_panels(view: StudyView, views: list[StudyView]) -> list[Panel]:
     task = view.task
     assert isinstance(task, DigitSumTask)
-    panels = [_memory_panel(memory_curve(views, task), task.length)]
+    panels = [_memory_panel(memory_curve(views, task), task.length, task.mode)]
     return panels + ([_confusion_panel(task, view.checkpoint)] if view.checkpoint else [])

@@ -8,17 +8,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from seqtune.baselines import SELECTED_LOGISTIC
-from seqtune.report._digitsum import CurvePoint
+from seqtune.report._digitsum import CurvePoint, curve_verdict
 from seqtune.report._view import StudyView
 from seqtune.study import best_per_architecture
 from seqtune.study._equal_share import trials_per_architecture
 from seqtune.study._leaderboard import BASELINE, TUNED
 from seqtune.tasks.digitsum import DigitSumTask
 from seqtune.tasks.seeded import SeededTask
-
-#: the accuracy a digitsum model must reach to count as remembering at a length
-REMEMBERS = 0.9
 
 
 def _n(x: float) -> str:
@@ -145,29 +141,6 @@ def _seeded(view: StudyView, task: SeededTask) -> list[str]:
     return [text]
 
 
-def _digitsum(points: list[CurvePoint], here: int) -> list[str]:
-    out = []
-    for arch in sorted({a for p in points for a in p.tuned}):
-        seen = [p for p in points if arch in p.tuned]
-        curve = ", ".join(f"{p.tuned[arch]:.3f} at L={p.length}" for p in seen)
-        kept = [p.length for p in seen if p.tuned[arch] >= REMEMBERS]
-        tail = (f"; at least {REMEMBERS:.0%} accurate up to L={max(kept)}" if kept
-                else f"; below {REMEMBERS:.0%} at every length")
-        out.append(f"Memory curve, tuned {arch} (test accuracy): {curve}{tail}.")
-    point = next((p for p in points if p.length == here), None)
-    if point is not None and point.tuned and SELECTED_LOGISTIC in point.baselines:
-        arch = max(point.tuned, key=point.tuned.get)
-        ours, logistic = point.tuned[arch], point.baselines[SELECTED_LOGISTIC]
-        verb = ("scores above" if ours > logistic else
-                ("ties with" if ours == logistic else "scores below"))
-        out.append(f"At L={here} the best tuned model ({arch}, {ours:.3f}) {verb} the "
-                   f"{SELECTED_LOGISTIC} baseline ({logistic:.3f}: "
-                   f"{_change(ours, logistic)}; the study page's paired test says whether "
-                   "that is more than noise), which can represent the task exactly "
-                   "(class s scores a_s[d1] + b_s[d2], which can peak at s = d1 + d2).")
-    return out
-
-
 def headline(view: StudyView) -> str:
     """The one sentence for the index: the test result against the baselines, else
     the winner on val."""
@@ -189,7 +162,7 @@ def study_verdict(view: StudyView, scores: dict[str, float],
     if isinstance(view.task, SeededTask):
         lines += _seeded(view, view.task)
     if isinstance(view.task, DigitSumTask) and curve:
-        lines += _digitsum(curve, view.task.length)
+        lines += curve_verdict(curve, view.task.length)
     return lines
 
 

@@ -15,16 +15,16 @@ from optuna.trial import FrozenTrial, TrialState
 import seqtune
 from seqtune.baselines import ensure_baselines
 from seqtune.blobs import put_blob
-from seqtune.config import StudyConfig
+from seqtune.config import StudyConfig, architecture_choices
 from seqtune.errors import SeqtuneError, TrainingDiverged
-from seqtune.space import distributions
+from seqtune.space import contains, distributions
 from seqtune.study import _signals
 from seqtune.study._artifacts import resolve_artifact_dir
 from seqtune.study._equal_share import EqualShareSampler, PerArchitecturePruner
 from seqtune.study._objective import Objective
 from seqtune.study._refit import DEFAULT_REPEATS, ensure_repeats
 from seqtune.study._storage import Storage, open_storage, redact
-from seqtune.study._summary import name_metric
+from seqtune.study._summary import best_per_architecture, name_metric
 from seqtune.study._workers import run_workers
 from seqtune.tasks import Task, make_task
 
@@ -47,8 +47,7 @@ def make_pruner(name: str, args: dict[str, Any]) -> optuna.pruners.BasePruner:
 
 def architectures(space: dict[str, Any]) -> list[str]:
     """The architectures a study compares (one when ``architecture`` is fixed)."""
-    arch = space.get("architecture")
-    return list(arch.choices) if hasattr(arch, "choices") else [arch]
+    return [str(arch) for arch in architecture_choices(space)]
 
 
 def equal_share(config: StudyConfig) -> tuple[optuna.samplers.BaseSampler,
@@ -148,24 +147,51 @@ START_QUEUED = "start_queued"
 
 
 def _start_params(config: StudyConfig) -> list[dict[str, Any]]:
-    """The ``[start]`` configuration once per architecture, searched parameters only."""
+    """The ``[start]`` configuration once per architecture (its own sub-table over
+    the shared keys), searched parameters only."""
     if not config.start:
         return []
     searched = distributions(config.space)
-    return [{k: v for k, v in {**config.start, "architecture": choice}.items() if k in searched}
+    return [{k: v for k, v in config.start_for(choice).items() if k in searched}
             for choice in architectures(config.space)]
+
+
+def _warm_params(study: optuna.Study, config: StudyConfig) -> list[dict[str, Any]]:
+    """The best configuration per architecture of the study ``config`` follows
+    in its sweep (none if that study is missing or has no complete trial),
+    searched parameters only."""
+    if config.follows is None:
+        return []
+    try:
+        previous = optuna.load_study(study_name=config.follows, storage=study._storage)
+    except KeyError:
+        return []
+    searched = distributions(config.space)
+    trials = {t.number: t for t in previous.get_trials(deepcopy=False)}
+    out = []
+    for best in best_per_architecture(previous):
+        params = {k: v for k, v in trials[best["trial"]].params.items() if k in searched}
+        if all(contains(searched[k], v) for k, v in params.items()) \
+                and set(params) == set(searched):
+            out.append(params)
+    return out
 
 
 def _enqueue_start(study: optuna.Study, storage: Storage, config: StudyConfig) -> None:
     """Queue the ``[start]`` configuration of every architecture in a study without
-    trials, even if ``n_trials`` is smaller (a resumed run trials the rest).
+    trials, then the best configuration per architecture of the study it follows
+    in a sweep (those not equal to a start), even if ``n_trials`` is smaller (a
+    resumed run trials the rest).
 
     Several processes may prepare one fresh study at once (``--workers``,
     machines sharing PostgreSQL): only the one that claims the study user
     attr :data:`START_QUEUED` (a single INSERT against a unique key) queues,
     so each configuration is queued exactly once."""
+    if study.trials or START_QUEUED in study.user_attrs:
+        return
     params = _start_params(config)
-    if not params or study.trials or START_QUEUED in study.user_attrs:
+    params += [p for p in _warm_params(study, config) if p not in params]
+    if not params:
         return
     with _signals.deferred():  # a stop signal waits until the queue is complete
         if storage.claim_study_user_attr(storage.get_study_id_from_name(study.study_name),
@@ -222,8 +248,9 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
     """This process's trials, until the study holds ``n_trials`` finished ones.
 
     Any number of processes, here or on other machines, may run this on one
-    study at once (Optuna's distributed mode); each stops when the study is
-    full, so in-flight trials of the others may add up to ``workers - 1``.
+    study at once (Optuna's distributed mode); each stops when its finished
+    and running trials fill the study, so another process starting a trial in
+    the same milliseconds is the only way past ``n_trials``.
     A stop signal fails the running trial and raises ``Interrupted``.
     """
     remaining = config.n_trials - finished_trials(study)
@@ -231,7 +258,10 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
         return
     objective = Objective(task, config.space, config.max_epochs, config.patience, config.seed,
                           Path(config.artifact_dir) if config.artifact_dir else None)
-    callback = optuna.study.MaxTrialsCallback(config.n_trials, states=FINISHED)
+    # running trials count too: a worker whose trial ends while another's runs
+    # stops rather than start one more (an architecture would get an extra share)
+    callback = optuna.study.MaxTrialsCallback(config.n_trials,
+                                              states=(*FINISHED, TrialState.RUNNING))
     with _signals.deferred():
         study.optimize(objective, n_trials=remaining, timeout=config.timeout,
                        callbacks=[callback, _stop_if_signalled, *(callbacks or ())],

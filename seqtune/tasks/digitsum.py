@@ -19,6 +19,11 @@ from seqtune.tasks._base import Split, Splits, Task
 #: the book generates these lengths, in this order, from one seeded NumPy state
 BOOK_LENGTHS = (5, 10, 15, 20, 25, 30, 35)
 MODES = ("book", "dense")
+#: the NNDL post's untuned SRN (embedding 32, tanh RNN 32, Adam 1e-3, batch 8,
+#: the book's data and protocol): mean test accuracy over 3 seeds, as measured
+#: and quoted in seqtune's issue 17 (the post prints one run per length)
+BOOK_SRN_TEST = {10: 0.83, 15: 0.72, 20: 0.67, 25: 0.57, 30: 0.42, 35: 0.23}
+BOOK_SRN_LABEL = "NNDL post's untuned SRN (3 seeds)"
 N_CLASSES = 19
 
 
