@@ -103,6 +103,10 @@ def optimize(study: str | Path | StudyConfig | Mapping[str, Any], storage: str |
         raise SeqtuneError(f"{config.source}: a sweep of {len(configs)} studies "
                            f"({', '.join(c.name for c in configs)}); pick one, e.g. "
                            + ", ".join(f"{k}={v[0]!r}" for k, v in config.sweep.items()))
+    if storage is not None and not isinstance(storage, str):
+        raise SeqtuneError(f"storage: expected an Optuna RDB URL (sqlite:///:memory: for one "
+                           f"in this process, sqlite:///file.db, postgresql://...), got "
+                           f"{type(storage).__name__}")
     url = resolve_storage_url(storage)
     if workers > 1 and not shared_between_processes(url):
         raise SeqtuneError(f"workers={workers}: an in-memory storage is private to this "

@@ -105,6 +105,8 @@ def test_bad_api_input_is_one_seqtune_error(work, monkeypatch):
         seqtune.optimize(REPO / "studies" / "digitsum.toml", storage=memory)
     with pytest.raises(SeqtuneError, match="in-memory storage is private"):
         seqtune.optimize("my-series.toml", storage=memory, workers=2)
+    with pytest.raises(SeqtuneError, match="storage: expected an Optuna RDB URL"):
+        seqtune.optimize("my-series.toml", storage=optuna.storages.InMemoryStorage())
     with pytest.raises(SeqtuneError, match="callbacks: expected a list"):
         seqtune.optimize("my-series.toml", storage=memory, callbacks=print)
     write_newest_first(series().drop(index=40), work / "my_series.csv")
