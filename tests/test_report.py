@@ -9,6 +9,7 @@ report of it is written by the real ``seqtune report`` command.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -246,3 +247,72 @@ def test_killed_report_leaves_the_previous_pages_intact(filled):
     write_report(filled["url"], out)
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
     assert (out / page_name("added-later")).is_file()
+
+
+def _page(filled, name: str):
+    from seqtune.report._pages import load_view, study_page
+
+    storage = open_storage(filled["url"])
+    views = [load_view(storage, n, resolve_artifact_dir(filled["url"]))
+             for n in (name, "digitsum-L5", "digitsum-L10")]
+    return study_page(views[0], views)
+
+
+def _trace_colour(trace) -> str | None:
+    line = getattr(trace, "line", None)
+    return (line.color if line is not None and line.color else None) or trace.marker.color
+
+
+def test_one_colour_per_architecture_across_the_figures_of_a_page(filled):
+    from seqtune.report._figures import ARCHITECTURE_COLORS, series_color
+
+    for name in ("seeded-drift", "digitsum-L5"):
+        seen: dict[str, set[str]] = {}
+        figures: dict[str, set[str]] = {}
+        for panel in _page(filled, name).panels:
+            for trace in panel.figure.data:
+                arch = next((a for a in ARCHITECTURE_COLORS if trace.name in (a, f"tuned {a}")),
+                            None)
+                if arch:
+                    seen.setdefault(arch, set()).add(_trace_colour(trace))
+                    figures.setdefault(arch, set()).add(panel.id)
+        assert seen, name
+        for arch, colours in seen.items():
+            assert colours == {series_color(arch)}, (name, arch, colours)
+        if name == "seeded-drift":  # task figures, history, intermediate values, slices
+            assert all(len(ids) >= 4 for ids in figures.values()), figures
+
+
+def test_mse_histories_are_on_log_axes_and_accuracy_is_not(filled):
+    for name, log in (("seeded-drift", True), ("digitsum-L5", False)):
+        panels = {p.id: p.figure for p in _page(filled, name).panels}
+        for figure in ("fig-history", "fig-intermediate"):
+            assert (panels[figure].layout.yaxis.type == "log") is log, (name, figure)
+
+
+def test_figures_fit_the_page_width(filled, browser):
+    from seqtune.report._figures import styled
+
+    slices = next(p for p in _page(filled, "seeded-drift").panels if p.id == "fig-slice")
+    assert "width" not in styled(slices.figure)["layout"]
+    pages = [page_name("seeded-drift"), page_name("rainfall"), page_name("digitsum-L10"),
+             "postmortem.html"]
+    for name in pages:
+        browser.open(filled["out"] / name)
+        page, widest = browser.script(
+            "return [document.documentElement.clientWidth, Math.max(...Array.from("
+            "document.querySelectorAll('.plotly-graph-div .main-svg')).map("
+            "s => s.getBoundingClientRect().right))]")
+        assert widest <= page + 1, (name, widest, page)
+
+
+#: a ratio of two numbers written with an exponent ("1.977e+10x"): a division by
+#: a round-off-level number, which no page should show
+ROUND_OFF_RATIO = re.compile(r"\d(?:\.\d+)?e[+]?\d+\s*(?:x|×|times)(?![\w-])")
+
+
+def test_no_page_shows_a_ratio_against_a_round_off_baseline(filled):
+    assert ROUND_OFF_RATIO.search("MSE 1.977e+10x the exact baseline's")
+    for page in filled["out"].glob("*.html"):
+        text = re.sub(r"<script.*?</script>", "", page.read_text(), flags=re.S)
+        assert not ROUND_OFF_RATIO.search(text), (page.name, ROUND_OFF_RATIO.search(text))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import html
 import logging
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -15,7 +16,10 @@ import optuna
 import plotly.graph_objects as go
 import plotly.io as pio
 from markupsafe import Markup
-from optuna.trial import TrialState
+from optuna.distributions import CategoricalDistribution
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+from plotly.subplots import make_subplots
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf",
           "#7f7f7f")
@@ -25,6 +29,7 @@ ARCHITECTURE_COLORS = {"gru": "#1f77b4", "lstm": "#d62728", "rnn": "#2ca02c"}
 #: parameter in parentheses is dropped first unless the full name is listed)
 NAMED_COLORS = {
     "actual": "#222222", "true": "#222222", "perfect": "#aaaaaa", "best model": "#6a3d9a",
+    "best so far": "#222222",
     # seeded
     "per-step mean": "#ff7f0e", "persistence": "#8c564b", "least squares": "#7f7f7f",
     "pooled ar": "#9467bd",
@@ -84,21 +89,26 @@ class Panel:
     title: str
     caption: str
     figure: go.Figure
+    #: pixels; the width always follows the page
+    height: int = 420
 
     def html(self) -> Markup:
         """The figure's ``<div>`` and script; user strings in its JSON are escaped
         by plotly (``<`` becomes ``\\u003c``)."""
-        return Markup(pio.to_html(styled(self.figure), validate=False, full_html=False,
-                                  include_plotlyjs=False, div_id=self.id,
+        return Markup(pio.to_html(styled(self.figure, self.height), validate=False,
+                                  full_html=False, include_plotlyjs=False, div_id=self.id,
                                   config={"displaylogo": False, "responsive": True}))
 
 
-def styled(figure: go.Figure) -> dict[str, Any]:
+def styled(figure: go.Figure, height: int = 420) -> dict[str, Any]:
     """The figure as plain JSON data in the report's look (no re-validation: plotly
-    validates every property of a copied figure, which is slow)."""
+    validates every property of a copied figure, which is slow). A fixed width
+    (Optuna's slice plot sets 300 px per parameter) is dropped: every figure
+    fits the page."""
     spec = figure.to_plotly_json()
-    return {"data": spec["data"], "layout": {**spec["layout"], "template": _TEMPLATE_JSON,
-                                             "height": 420}}
+    layout = {k: v for k, v in spec["layout"].items() if k != "width"}
+    return {"data": spec["data"], "layout": {**layout, "template": _TEMPLATE_JSON,
+                                             "height": height, "autosize": True}}
 
 
 def text(value: str) -> str:
@@ -143,19 +153,128 @@ def importances(study: optuna.Study) -> dict[str, float]:
         return optuna.importance.get_param_importances(study, params=params)
 
 
+#: slice plots per row of the slice figure (each row as wide as the page)
+SLICE_COLUMNS = 3
+
+
+def architecture(trial: FrozenTrial) -> str:
+    """The series a trial belongs to in the study figures: its architecture."""
+    return str(trial.params.get("architecture", "trials"))
+
+
+def _by_architecture(trials: list[FrozenTrial]) -> dict[str, list[FrozenTrial]]:
+    groups: dict[str, list[FrozenTrial]] = {}
+    for trial in trials:
+        groups.setdefault(architecture(trial), []).append(trial)
+    return dict(sorted(groups.items()))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def log_scale(study: optuna.Study, metric: str) -> bool:
+    """A minimized MSE-like metric (positive, spanning decades) is drawn on a
+    log axis: the spread of bad trials would flatten the good ones."""
+    if study.direction != StudyDirection.MINIMIZE or "mse" not in metric.lower():
+        return False
+    values = [v for t in study.get_trials(deepcopy=False)
+              for v in [t.value, *t.intermediate_values.values()] if _finite(v)]
+    return bool(values) and min(values) > 0
+
+
+def history_figure(study: optuna.Study, name: str, log_y: bool) -> go.Figure:
+    """Each complete trial's objective, coloured by architecture, and the best so far."""
+    trials = sorted((t for t in completed(study) if _finite(t.value)), key=lambda t: t.number)
+    fig = go.Figure()
+    for arch, group in _by_architecture(trials).items():
+        fig.add_scatter(x=[t.number for t in group], y=[t.value for t in group],
+                        mode="markers", name=text(arch), legendgroup=arch,
+                        marker={"color": series_color(arch), "size": 8})
+    best, pick = [], min if study.direction == StudyDirection.MINIMIZE else max
+    for trial in trials:
+        best.append(trial.value if not best else pick(best[-1], trial.value))
+    if trials:
+        fig.add_scatter(x=[t.number for t in trials], y=best, mode="lines",
+                        name="best so far", line={"color": series_color("best so far"),
+                                                  "shape": "hv"})
+    fig.update_layout(xaxis_title="trial", yaxis_title=name + (" (log)" if log_y else ""))
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def intermediate_figure(study: optuna.Study, name: str, log_y: bool) -> go.Figure:
+    """The val metric after every epoch, one line per trial, coloured by architecture."""
+    fig, shown = go.Figure(), set()
+    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
+    for trial in study.get_trials(deepcopy=False, states=states):
+        steps = sorted(s for s, v in trial.intermediate_values.items() if _finite(v))
+        if not steps:
+            continue
+        arch = architecture(trial)
+        fig.add_scatter(x=steps, y=[trial.intermediate_values[s] for s in steps],
+                        mode="lines", name=text(arch), legendgroup=arch,
+                        showlegend=arch not in shown, opacity=0.75,
+                        line={"color": series_color(arch), "width": 1.5},
+                        hovertemplate=f"trial {trial.number} ({text(arch)})<br>"
+                                      "epoch %{x}: %{y:.4g}<extra></extra>")
+        shown.add(arch)
+    fig.update_layout(xaxis_title="epoch", yaxis_title=name + (" (log)" if log_y else ""))
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def slice_figure(study: optuna.Study, params: list[str], name: str,
+                 log_y: bool) -> tuple[go.Figure, int]:
+    """The objective against each parameter, :data:`SLICE_COLUMNS` plots a row (so
+    the figure fits the page), dots coloured by architecture; and its height."""
+    trials = [t for t in completed(study) if _finite(t.value)]
+    columns = min(SLICE_COLUMNS, len(params))
+    rows = math.ceil(len(params) / columns)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[text(p) for p in params],
+                        horizontal_spacing=0.06, vertical_spacing=0.5 / rows)
+    shown: set[str] = set()
+    for i, param in enumerate(params):
+        row, col = divmod(i, columns)
+        having = [t for t in trials if param in t.params]
+        for arch, group in _by_architecture(having).items():
+            fig.add_scatter(x=[t.params[param] for t in group], y=[t.value for t in group],
+                            mode="markers", name=text(arch), legendgroup=arch,
+                            showlegend=arch not in shown,
+                            marker={"color": series_color(arch), "size": 7, "opacity": 0.8},
+                            row=row + 1, col=col + 1)
+            shown.add(arch)
+        dist = having[0].distributions.get(param) if having else None
+        if isinstance(dist, CategoricalDistribution):
+            fig.update_xaxes(type="category", row=row + 1, col=col + 1)
+        elif getattr(dist, "log", False):
+            fig.update_xaxes(type="log", row=row + 1, col=col + 1)
+    if log_y:
+        fig.update_yaxes(type="log")
+    fig.update_yaxes(title_text=name + (" (log)" if log_y else ""), col=1)
+    return fig, 120 + 260 * rows
+
+
 def study_panels(study: optuna.Study, metric: str) -> list[Panel]:
     """Optimization history, intermediate values, importances, parallel
-    coordinates and slices: the plots that have data to show."""
+    coordinates and slices: the plots that have data to show. Trials are
+    coloured by architecture (:func:`series_color`) in every figure, and a
+    minimized MSE is drawn on log axes."""
     vis = optuna.visualization
     name = f"val {metric}"
+    log_y = log_scale(study, metric)
     panels = [Panel("fig-history", "Optimization history",
-                    f"Each complete trial's {name} (the objective) and the best so far.",
-                    _quiet(vis.plot_optimization_history, study, target_name=name))]
+                    f"Each complete trial's {name} (the objective), coloured by architecture, "
+                    "and the best so far" + (" (log scale)." if log_y else "."),
+                    history_figure(study, name, log_y))]
     if any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
         panels.append(Panel("fig-intermediate", "Intermediate values (pruning)",
-                            f"{name} after every epoch, one line per trial; lines that stop "
-                            "early were pruned or stopped early.",
-                            _quiet(vis.plot_intermediate_values, study)))
+                            f"{name} after every epoch, one line per trial, coloured by "
+                            "architecture; lines that stop early were pruned or stopped early"
+                            + (" (log scale)." if log_y else "."),
+                            intermediate_figure(study, name, log_y)))
     params = tunable_params(study)
     if len(completed(study)) >= 2 and params:
         scores = importances(study)
@@ -170,7 +289,8 @@ def study_panels(study: optuna.Study, metric: str) -> list[Panel]:
                             f"{name}.",
                             _quiet(vis.plot_parallel_coordinate, study, params=params,
                                    target_name=name)))
+        figure, height = slice_figure(study, params, name, log_y)
         panels.append(Panel("fig-slice", "Slice plots",
-                            f"{name} against each parameter, one dot per complete trial.",
-                            _quiet(vis.plot_slice, study, params=params, target_name=name)))
+                            f"{name} against each parameter, one dot per complete trial, "
+                            "coloured by architecture.", figure, height))
     return panels

@@ -21,7 +21,7 @@ from seqtune.postmortem import (
     judge,
     results,
 )
-from seqtune.report._figures import COLORS, Panel, text
+from seqtune.report._figures import OTHER_COLORS, Panel, series_color, text
 
 #: the configurations drawn like the question's plot
 QUESTION_STYLE = ("original", "all-fixes", "tuned")
@@ -79,7 +79,7 @@ def _question_panel(prefix: str, name: str, attrs: dict[str, Any]) -> Panel:
     samples = attrs["samples"]
     n_seeds = len(samples[0]["seeds"])
     for i, s in enumerate(samples):
-        color = {"color": COLORS[i % len(COLORS)]}
+        color = {"color": OTHER_COLORS[i % len(OTHER_COLORS)]}  # not an architecture colour
         cont = list(range(n_seeds + 1, n_seeds + len(s["true"]) + 1))
         fig.add_scatter(x=list(range(1, n_seeds + 1)) + cont, y=s["seeds"] + s["true"],
                         mode="lines+markers", name=f"sequence {s['index'] + 1}: true",
@@ -132,7 +132,8 @@ def _history_panel(prefix: str, found: dict[str, dict[str, Any]]) -> Panel:
     for name, attrs in found.items():
         history = attrs.get("history") or []
         fig.add_scatter(x=[h["epoch"] for h in history], y=[h["val_mse"] for h in history],
-                        mode="lines+markers", name=text(name))
+                        mode="lines+markers", name=text(name),
+                        line={"color": series_color(name)}, marker={"color": series_color(name)})
     fig.update_layout(xaxis_title="epoch", yaxis_title="val MSE (log)", yaxis_type="log")
     return Panel(f"{prefix}-history", "Training histories",
                  "Val MSE of the free-running continuation after every epoch, one line per "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from seqtune.report._figures import COLORS, Panel, text
+from seqtune.report._figures import OTHER_COLORS, Panel, series_color, text
 from seqtune.report._view import StudyView
 from seqtune.study import Checkpoint, best_per_architecture
 from seqtune.tasks.seeded import SeededTask
@@ -24,10 +24,13 @@ def _seeded_panels(view: StudyView, task: SeededTask) -> list[Panel]:
     drift, attribution = go.Figure(), go.Figure()
     for arch, attrs in best:
         steps = list(range(1, len(attrs["drift_ratio_per_step"]) + 1))
+        color = series_color(arch)  # the same in every figure of the page
         drift.add_scatter(x=steps, y=attrs["drift_ratio_per_step"], mode="lines+markers",
-                          name=text(arch))
+                          name=text(arch), legendgroup=arch,
+                          line={"color": color}, marker={"color": color})
         attribution.add_bar(x=[f"seed {j + 1}" for j in range(len(attrs["seed_attribution"]))],
-                            y=attrs["seed_attribution"], name=text(arch))
+                            y=attrs["seed_attribution"], name=text(arch), legendgroup=arch,
+                            marker={"color": color})
     drift.add_hline(y=1.0, line={"dash": "dash", "color": "#555"},
                     annotation_text="true drift")
     drift.update_layout(xaxis_title="continuation step", yaxis_title="drift ratio",
@@ -52,7 +55,7 @@ def _continuation_panel(task: SeededTask, checkpoint: Checkpoint) -> Panel:
     seeds_x = list(range(1, task.n_seeds + 1))
     cont_x = list(range(task.n_seeds + 1, task.n_seeds + task.horizon + 1))
     for i in range(min(N_EXAMPLES, len(test))):
-        line = {"color": COLORS[i % len(COLORS)]}
+        line = {"color": OTHER_COLORS[i % len(OTHER_COLORS)]}  # never an architecture colour
         fig.add_scatter(x=seeds_x + cont_x, y=[*test.inputs[i], *test.targets[i]],
                         mode="lines+markers", name=f"sequence {i + 1}: true", line=line,
                         legendgroup=str(i))
