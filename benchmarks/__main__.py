@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from benchmarks import load, memory, parallel, pruning, quality, repeats, throughput
+from benchmarks import curve, load, memory, parallel, pruning, quality, repeats, throughput
 from benchmarks._common import REPO, Context, Figure, busy_warning, machine_facts, progress
 from benchmarks._report import markdown, text_table, write_atomically
 
@@ -24,6 +24,7 @@ SECTIONS: dict[str, ModuleType] = {
     "repeats": repeats,
     "pruning": pruning,
     "memory": memory,
+    "curve": curve,
 }
 
 DESCRIPTION = """\
@@ -52,6 +53,10 @@ Sections (run in this order; name some to run only those, default all):
   memory      peak RSS of one worker (target <= 600 MB), wall time of
               `seqtune run --quick` (<= 2 min, idle and with one core busy) and
               `seqtune run` (<= 10 min, with one core busy).
+  curve       the memory curve: each digitsum sweep (default the book lengths;
+              --curve-studies adds studies/full/*.toml) with its repeats; mean
+              test accuracy and interval per length and architecture. Targets:
+              GRU/LSTM >= 0.99, tanh RNN >= the post's SRN, dense >= 0.99/0.95.
 
 Every run uses fresh temporary SQLite storages and report folders: nothing in
 storage/ or reports/ is touched. Sections run one after another (parallel

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
+import numpy as np
 import optuna
 import pytest
 from browser import Browser, ensure_chromium
@@ -32,6 +33,7 @@ from seqtune.report._pages import page_name
 from seqtune.runtime import configure_threads
 from seqtune.space import parse_space
 from seqtune.study import leaderboard, open_storage, optimize, resolve_artifact_dir
+from seqtune.study._refit import stored_repeats
 
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-artifacts" / "report"
@@ -139,7 +141,11 @@ def test_study_pages_show_the_task_figures_and_verdict_from_the_numbers(filled):
     assert f"{arch} leads with {best.value:.4g} (trial {best.number})" in seeded
     assert f"a seed-4 slope of {best.user_attrs['seed4_slope']:.3g}" in seeded
     digitsum = (filled["out"] / page_name("digitsum-L10")).read_text()
-    assert "Memory curve" in digitsum and "at L=5" in digitsum and "at L=10" in digitsum
+    assert "Memory curve" in digitsum and "L=5 " in digitsum and "L=10 " in digitsum
+    # the curve's sentence quotes each architecture's mean over its repeat seeds
+    repeats = stored_repeats(studies["digitsum-L10"])
+    assert repeats and all(f"L=10 {np.mean(r['test_accuracy']):.2f}" in digitsum
+                           for r in repeats.values())
     rainfall = (filled["out"] / page_name("rainfall")).read_text()
     assert "AutoReg(12)" in rainfall and "seasonal naive" in rainfall
     assert "actual Precipitation" in rainfall  # the CSV's target column names the series
