@@ -218,3 +218,19 @@ def test_bad_dates_through_the_cli_are_one_line_and_exit_2(readme_study, cli, ca
     assert len(lines) == 1 and message in lines[0] and "my_series.csv" in lines[0], lines
     assert "Traceback" not in result.stdout + result.stderr
     assert _tree(work) == before
+
+
+def test_the_cli_flags_target_and_time_on_the_shipped_study_file(tmp_path, cli):
+    """``--target value --time date`` on ``studies/rainfall.toml``, no study file edited."""
+    write_newest_first(series(), tmp_path / "mine.csv")
+    url = f"sqlite:///{tmp_path / 'flags.db'}"
+    result = cli("optimize", str(REPO / "studies" / "rainfall.toml"), "--csv", "mine.csv",
+                 "--target", "value", "--time", "date", "--set", "test_size=24",
+                 "--set", "val_size=24", "--study-name", "mine", "--storage", url, *TINY,
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    study = optuna.load_study(study_name="mine", storage=url)
+    config = study.user_attrs["task"]
+    assert (config["target"], config["time"], config["season"]) == ("value", "date", 12)
+    rebuilt = make_task({**config, "csv": str(tmp_path / config["csv"])})
+    np.testing.assert_allclose(rebuilt.series, series()["value"].to_numpy())
