@@ -23,7 +23,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from seqtune.config import StudyConfig, _check_against_task, load_config, parse_config
+from seqtune.config import StudyConfig, check_against_task, load_config, parse_config
 from seqtune.errors import SeqtuneError
 from seqtune.study import leaderboard as _leaderboard
 from seqtune.study import optimize as _optimize
@@ -72,7 +72,7 @@ def study_config(study: str | Path | StudyConfig | Mapping[str, Any],
             task[key] = str(value) if isinstance(value, Path) else value
     config = replace(config, task=task, sweep=sweep).with_overrides(**overrides)
     for each in config.expand():
-        _check_against_task(each)
+        check_against_task(each)
         check_settings(each.task_name, {k: v for k, v in each.task.items() if k != "name"},
                        f"{config.source}: task")
     return config

@@ -200,7 +200,7 @@ def _highest(value: Any) -> Any:
     return value
 
 
-def _check_against_task(config: StudyConfig) -> None:
+def check_against_task(config: StudyConfig) -> None:
     """Every parameter of ``[space]`` and ``[start]`` must be one the task uses,
     within the task's bounds, and ``[start]`` must lie inside ``[space]``."""
     task = config.task_name
@@ -318,7 +318,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "<memory>") -> StudyConfi
         source=source)
     _check_components(config)
     for each in [*config.expand(), *(config.quick_variant().expand() if quick else [])]:
-        _check_against_task(each)
+        check_against_task(each)
         check_settings(each.task_name, {k: v for k, v in each.task.items() if k != "name"},
                        f"{source}: task")
     return config
@@ -337,5 +337,5 @@ def load_config(path: str | Path) -> StudyConfig:
     if isinstance(task, dict) and isinstance(task.get("csv"), str) \
             and not Path(task["csv"]).expanduser().is_absolute():
         # a data file named in a study file sits beside it, wherever seqtune runs
-        task["csv"] = str(path.parent / Path(task["csv"]).expanduser())
+        task["csv"] = str((path.parent / Path(task["csv"]).expanduser()).resolve())
     return parse_config(doc, str(path))

@@ -275,8 +275,8 @@ def _predictions(checkpoint: Checkpoint, rows: list[tuple[str, list[float]]],
     if task["name"] == "rainfall":
         histories = [(where, np.asarray(row)) for where, row in rows]
         if csv is not None:
-            histories.append((f"--csv {csv}", read_csv_series(csv, task["target"],
-                                                              tuple(task["exogenous"]))))
+            histories.append((f"--csv {csv}", read_csv_series(
+                csv, task["target"], tuple(task["exogenous"]), task.get("time"))))
         return [{"input": h.reshape(len(h), -1)[:, 0].tolist(),
                  "prediction": predict.forecast(checkpoint, h, steps, where)}
                 for where, h in histories]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seqtune.config import StudyConfig, _check_against_task
+from seqtune.config import StudyConfig, check_against_task
 from seqtune.errors import SeqtuneError
 from seqtune.tasks import TASKS, check_settings
 
@@ -66,7 +66,7 @@ def apply_settings(config: StudyConfig, assignments: list[Assignment]) -> StudyC
             task[key] = value
     changed = replace(config, task=task, sweep=sweep)
     for each in changed.expand():
-        _check_against_task(each)
+        check_against_task(each)
         check_settings(each.task_name, {k: v for k, v in each.task.items() if k != "name"},
                        f"{assignments[0][0]}: task")
     return changed

@@ -167,6 +167,9 @@ def optimize_cmd(
 def run_cmd(
     quick: Annotated[bool, typer.Option(help="Smaller budgets: the whole job in about "
                                              "2 minutes.")] = False,
+    full: Annotated[bool, typer.Option(help="Also the study files in DIR/full: the memory "
+                                            "curve at L = 50..500 and the dense variant "
+                                            "(hours on 2 cores; see the README).")] = False,
     studies: Annotated[Path, typer.Option(metavar="DIR", help="Folder of study files to run.")]
     = Path("studies"),
     set_: Annotated[list[str] | None, typer.Option(
@@ -189,11 +192,13 @@ def run_cmd(
     Examples:
 
       seqtune run --quick
+      seqtune run --full --repeats 3
       seqtune run --workers 2 --repeats 3
       seqtune run --studies my-studies --set n_train=200
     """
     processes = resolve_workers(workers)
-    files = sorted(studies.glob("*.toml"))
+    files = sorted(studies.glob("*.toml")) + (sorted((studies / "full").glob("*.toml"))
+                                              if full else [])
     if not files:
         raise SeqtuneError(f"{studies}: no study files (*.toml)")
     configs = [load_config(f).with_overrides(artifact_dir=str(artifact_dir) if artifact_dir

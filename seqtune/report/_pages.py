@@ -80,7 +80,8 @@ class StudyPage:
     def context(self) -> dict[str, Any]:
         study, board = self.view.study, self.view.board
         return {"title": study.study_name, "study": study.study_name,
-                "task": json.dumps(study.user_attrs["task"], sort_keys=True)
+                "task": json.dumps(self.view.task.described() if self.view.task else
+                                   study.user_attrs["task"], sort_keys=True)
                 if "task" in study.user_attrs else NO_TASK,
                 "metric": board.metric, "direction": board.direction,
                 "columns": board.columns(), "rows": board.formatted(), "notes": board.notes,

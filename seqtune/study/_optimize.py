@@ -23,7 +23,7 @@ from seqtune.study._artifacts import resolve_artifact_dir
 from seqtune.study._equal_share import EqualShareSampler, PerArchitecturePruner
 from seqtune.study._objective import Objective
 from seqtune.study._refit import DEFAULT_REPEATS, ensure_repeats
-from seqtune.study._storage import Storage, open_storage, redact
+from seqtune.study._storage import Storage, open_storage, redact, shared_between_processes
 from seqtune.study._summary import best_per_architecture, name_metric
 from seqtune.study._workers import run_workers
 from seqtune.tasks import Task, make_task
@@ -221,6 +221,8 @@ def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = Tr
     study, task = prepare_study(config, storage_url, queue_start=True, **storage_kwargs)
     ensure_baselines(study, task)
     processes = min(workers, config.n_trials - finished_trials(study))
+    if not shared_between_processes(storage_url):  # another process would see nothing
+        processes = 1
     if processes > 1:
         run_workers(_worker, (config, storage_url, storage_kwargs), processes)
     else:

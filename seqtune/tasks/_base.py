@@ -64,6 +64,10 @@ class Task(ABC):
     def config(self) -> dict[str, Any]:
         """The task's settings, JSON-serialisable (stored in the study)."""
 
+    def described(self) -> dict[str, Any]:
+        """The settings as a page shows them (the stored config by default)."""
+        return self.config()
+
     @abstractmethod
     def splits(self, **data_params: Any) -> Splits:
         """Train/val/test splits; ``data_params`` are the task's knobs."""

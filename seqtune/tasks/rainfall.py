@@ -324,6 +324,15 @@ class RainfallTask(Task):
                 **({"season": self._season}
                    if self.time is not None or self._season != DEFAULT_SEASON else {})}
 
+    def described(self) -> dict[str, Any]:
+        """The config without the CSV columns when the series is the bundled
+        elnino (whose config carries the unused default column name)."""
+        if self.csv:
+            return self.config()
+        return {"series": "elnino (statsmodels)",
+                **{k: v for k, v in self.config().items()
+                   if k not in ("csv", "target", "exogenous")}}
+
     @property
     def series_name(self) -> str:
         """What the series is, for titles: the CSV's file name or ``elnino``."""
