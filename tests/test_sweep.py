@@ -83,7 +83,7 @@ def test_the_curve_verdict_follows_the_numbers():
     lines = curve_verdict(_points(_value(0.30)), here=35)
     rnn = next(line for line in lines if line.startswith("Memory curve, rnn"))
     assert "mean test accuracy over 5 seeds" in rnn
-    assert "mean accuracy >= 0.9 up to L=10 (0.95 [0.93, 0.97])" in rnn
+    assert "Mean accuracy >= 0.9 up to L=10 (0.95 [0.93, 0.97])" in rnn
     assert f"below the {SELECTED_LOGISTIC} (interval wholly under it) at L=10, 35" in rnn
     lstm = next(line for line in lines if line.startswith("Memory curve, lstm"))
     assert "and at every length shown" in lstm

@@ -119,10 +119,10 @@ def _longest(values: list[tuple[int, CurveValue]]) -> str:
             break
         kept = (length, value)
     if kept is None:
-        return f"below {REMEMBERS} already at L={values[0][0]} ({values[0][1].shown()})"
+        return f"Below {REMEMBERS} already at L={values[0][0]} ({values[0][1].shown()})"
     length, value = kept
     last = values[-1][0]
-    return (f"mean accuracy >= {REMEMBERS} up to L={length} ({value.shown()})"
+    return (f"Mean accuracy >= {REMEMBERS} up to L={length} ({value.shown()})"
             + (" and at every length shown" if length == last else ""))
 
 
@@ -130,8 +130,9 @@ def _against_logistic(values: list[tuple[int, CurveValue]], points: list[CurvePo
     """Where the cell's interval lies wholly below the selected-positions logistic
     regression (which can represent the task exactly)."""
     logistic = {p.length: p.baselines.get(SELECTED_LOGISTIC) for p in points}
+    # compared as shown (2 decimals): "[0.95, 1.00]" is not "wholly under" 1.00
     below = [L for L, v in values if logistic.get(L) is not None and v.high is not None
-             and v.high < logistic[L]]
+             and round(v.high, 2) < round(logistic[L], 2)]
     unsure = [L for L, v in values if logistic.get(L) is not None and v.high is None
               and v.mean < logistic[L]]
     text_ = (f"below the {SELECTED_LOGISTIC} (interval wholly under it) at "
