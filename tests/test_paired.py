@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from seqtune.study._paired import (
+    Comparison,
     compare,
     diebold_mariano,
     mcnemar,
@@ -82,3 +83,12 @@ def test_exact_yardstick_says_solved_or_not_by_a_stated_threshold():
     assert not re.search(r"[0-9]x\b", text)  # no ratio against round-off
     mean, low, high = seed_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and low < 1.0 and high > 3.0
+
+
+def test_several_exact_yardsticks_are_named_once_and_intervals_stay_in_range():
+    text = solved_sentence([1e-5, 9e-4, 1e-5], ["least squares", "pooled AR(5)"])
+    assert "least squares and pooled AR(5) are exact" in text
+    assert "95 % interval 0 .." in text  # the t interval's negative bound, clipped at 0
+    beaten = Comparison(diff=-0.9, low=-1.06, high=-0.8, p=0.001, reference=0.9, seeds=5,
+                        points=100, test="paired bootstrap", maximize=False)
+    assert "(-100 %, 95 % interval -100 % .. -89 %" in beaten.sentence("pooled AR(3)")

@@ -220,11 +220,11 @@ def _verdicts(rows: list[dict[str, Any]], baselines: list[dict[str, Any]], metri
                      + " (numbers only: no paired test without stored repeats).")
     exact = [b for b in base if b.get("exact")]
     record = pick.get("repeats", {}).get("record", {})
-    for b in exact:
-        nmse = record.get("test_nmse") or ([pick["test"]["nmse"]]
-                                           if pick["test"].get("nmse") is not None else [])
-        if nmse:
-            notes.append(f"The tuned {pick['name']} {solved_sentence(nmse, b['name'])}.")
+    nmse = record.get("test_nmse") or ([pick["test"]["nmse"]]
+                                       if pick["test"].get("nmse") is not None else [])
+    if exact and nmse:
+        notes.append(f"The tuned {pick['name']} "
+                     f"{solved_sentence(nmse, [b['name'] for b in exact])}.")
     return notes or [f"{head}."]
 
 

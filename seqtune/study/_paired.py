@@ -62,7 +62,8 @@ class Comparison:
 
     def _amount(self, x: float) -> str:
         if not self.maximize and self.reference > 0:
-            return f"{x / self.reference:+.0%}".replace("%", " %")
+            # an MSE-type metric is >= 0, so it cannot fall by more than 100 %
+            return f"{max(x / self.reference, -1.0):+.0%}".replace("%", " %")
         return f"{x:+.3g}"
 
     def sentence(self, baseline: str) -> str:
@@ -169,15 +170,21 @@ def seed_interval(values: list[float]) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
-def solved_sentence(nmse: list[float], yardstick: str, threshold: float = SOLVED_NMSE) -> str:
-    """An exact baseline as a yardstick: solved or not by a stated threshold on
+def solved_sentence(nmse: list[float], yardsticks: str | list[str],
+                    threshold: float = SOLVED_NMSE) -> str:
+    """Exact baselines as a yardstick: solved or not by a stated threshold on
     the test normalized MSE, never a ratio against round-off."""
+    names = [yardsticks] if isinstance(yardsticks, str) else list(yardsticks)
+    yardstick = " and ".join(names)
+    verb = "is" if len(names) == 1 else "are"
     mean, low, high = seed_interval(nmse)
     n = len(nmse)
-    spread = (f" (95 % interval {low:.2g} .. {high:.2g} over {n} seeds)" if n > 1
+    spread = (f" (95 % interval {max(low, 0.0):.2g} .. {high:.2g} over {n} seeds)" if n > 1
               else " (1 seed: no interval)")
     if mean <= threshold:
         return (f"solves the task: test normalized MSE {mean:.2g}{spread} <= {threshold:g}, "
-                f"the threshold for solved; {yardstick} is exact (a yardstick, not a rival)")
+                f"the threshold for solved; {yardstick} {verb} exact (a yardstick, not a "
+                "rival)")
     return (f"does not solve the task: test normalized MSE {mean:.2g}{spread} > "
-            f"{threshold:g}, the threshold for solved, which {yardstick} (exact) meets")
+            f"{threshold:g}, the threshold for solved, which {yardstick} (exact) "
+            f"{'meets' if len(names) == 1 else 'meet'}")
