@@ -10,7 +10,9 @@ figures also go to the studies for optuna-dashboard users.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
+from typing import Any
 
 import optuna
 
@@ -36,7 +38,7 @@ def write_report(storage_url: str, out_dir: str | Path = "reports",
     """Write the report for every study in ``storage_url``; the path of ``index.html``."""
     storage = open_storage(storage_url, heartbeat_interval=None)
     artifacts = resolve_artifact_dir(storage_url, artifact_dir)
-    studies = sorted(storage.get_all_studies(), key=lambda s: s.study_name)
+    studies = sorted(storage.get_all_studies(), key=lambda s: _natural(s.study_name))
     views = [load_view(storage, s.study_name, artifacts) for s in studies
              if not is_postmortem(s)]
     pages = [study_page(view, views) for view in views]
@@ -79,3 +81,8 @@ def _publish(pages: list[StudyPage], sections: list[PostmortemSection], artifact
 
 
 __all__ = ["INDEX", "write_report"]
+
+
+def _natural(name: str) -> list[Any]:
+    """Sort key that puts digitsum-L5 before digitsum-L10 (numbers as numbers)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
