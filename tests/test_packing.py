@@ -88,7 +88,9 @@ def test_each_packed_member_trains_as_it_would_alone(task_config, architecture, 
         for key, weight in one.model.state_dict().items():
             torch.testing.assert_close(member.model.state_dict()[key], weight,
                                        rtol=1e-4, atol=1e-5)
-    assert len({r.best_value for r in together}) > 1  # the seeds really differ
+    # the seeds really differ (accuracy after 4 epochs may tie at chance; weights do not)
+    first, second = (r.model.state_dict() for r in together[:2])
+    assert any(not torch.equal(first[key], second[key]) for key in first)
 
 
 def test_fit_many_refuses_configurations_that_differ_beyond_the_seed():
