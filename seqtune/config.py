@@ -31,7 +31,7 @@ from optuna.distributions import (
 
 from seqtune.errors import SeqtuneError
 from seqtune.space import SearchSpace, contains, parse_space
-from seqtune.tasks import TASKS, check_settings
+from seqtune.tasks import TASKS, check_settings, unknown_task
 
 _TABLES = {"study", "task", "train", "space", "start", "sweep", "quick"}
 _STUDY_KEYS = {"name", "n_trials", "timeout", "sampler", "pruner", "seed",
@@ -179,11 +179,14 @@ def _check_components(config: StudyConfig) -> None:
                    "MedianPruner, HyperbandPruner, or 'none'")
 
 
-#: parameters only some tasks use (the others would fail every trial or ignore them)
-TASK_PARAMETERS = {"teacher_forcing": ("seeded",), "rollout": ("seeded",),
-                   "window": ("rainfall",)}
-#: parameters bounded by a task setting: parameter -> setting
-TASK_BOUNDS = {"rollout": "horizon", "window": "max_window"}
+def task_parameters() -> dict[str, tuple[str, ...]]:
+    """Parameters only some tasks use (the others would fail every trial or ignore
+    them): parameter -> the registered tasks whose ``extra_parameters`` name it."""
+    users: dict[str, list[str]] = {}
+    for name, cls in TASKS.items():
+        for parameter in cls.extra_parameters:
+            users.setdefault(parameter, []).append(name)
+    return {k: tuple(v) for k, v in users.items()}
 
 
 def architecture_choices(space: Mapping[str, Any]) -> list[Any]:
@@ -205,14 +208,15 @@ def check_against_task(config: StudyConfig) -> None:
     within the task's bounds, and ``[start]`` must lie inside ``[space]``."""
     task = config.task_name
     defaults = {k: p.default for k, p in inspect.signature(TASKS[task]).parameters.items()}
+    accepted, extras = TASKS[task].extra_parameters, task_parameters()
     starts = [config.start_for(str(arch)) for arch in architecture_choices(config.space)]
     for table, entries in (("space", config.space), *(("start", start) for start in starts)):
         for name, value in entries.items():
             where = f"{config.source}: {table}.{name}"
-            if task not in TASK_PARAMETERS.get(name, (task,)):
+            if name not in accepted and name in extras:
                 raise SeqtuneError(f"{where}: task {task!r} does not use {name} (only "
-                                   f"{', '.join(TASK_PARAMETERS[name])} does); remove it")
-            setting = TASK_BOUNDS.get(name)
+                                   f"{', '.join(extras[name])} does); remove it")
+            setting = accepted.get(name)
             bound = config.task.get(setting, defaults.get(setting)) if setting else None
             if isinstance(bound, int) and not isinstance(bound, bool) \
                     and _highest(value) > bound:
@@ -266,8 +270,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "<memory>") -> StudyConfi
     quick = _table(doc, "quick", source, _QUICK_KEYS)
     sweep = _table(doc, "sweep", source)
     if task.get("name") not in TASKS:
-        raise SeqtuneError(f"{source}: task.name: unknown task {task.get('name')!r}; "
-                           f"expected one of {sorted(TASKS)}")
+        raise SeqtuneError(f"{source}: {unknown_task(task.get('name'))}")
     if not isinstance(study.get("name"), str) or not study["name"].strip():
         raise SeqtuneError(f"{source}: study.name: expected a non-empty string")
     for key, values in sweep.items():
@@ -334,8 +337,10 @@ def load_config(path: str | Path) -> StudyConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SeqtuneError(f"{path}: malformed TOML ({exc})") from None
     task = doc.get("task")
-    if isinstance(task, dict) and isinstance(task.get("csv"), str) \
-            and not Path(task["csv"]).expanduser().is_absolute():
-        # a data file named in a study file sits beside it, wherever seqtune runs
-        task["csv"] = str((path.parent / Path(task["csv"]).expanduser()).resolve())
+    cls = TASKS.get(task.get("name")) if isinstance(task, dict) \
+        and isinstance(task.get("name"), str) else None
+    for key in cls.path_settings if cls is not None else ():
+        if isinstance(task.get(key), str) and not Path(task[key]).expanduser().is_absolute():
+            # a data file named in a study file sits beside it, wherever seqtune runs
+            task[key] = str((path.parent / Path(task[key]).expanduser()).resolve())
     return parse_config(doc, str(path))

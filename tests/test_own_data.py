@@ -24,11 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = ["--n-trials", "1", "--max-epochs", "2", "--repeats", "0", "--workers", "1"]
 
 
-def readme_blocks(section: str) -> list[tuple[str, str]]:
-    """(language, code) of every fenced block in README.md's ``## section``."""
+def readme_blocks(section: str, level: str = "##") -> list[tuple[str, str]]:
+    """(language, code) of every fenced block in README.md's ``## section`` up to
+    its first subsection (or in the ``### section`` with ``level="###"``)."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
-    start = text.index(f"\n## {section}\n")
-    end = text.find("\n## ", start + 1)
+    start = text.index(f"\n{level} {section}\n")
+    end = min((i for i in (text.find("\n## ", start + 1), text.find("\n### ", start + 1))
+               if i > 0), default=-1)
     body = text[start:end if end > 0 else None]
     return re.findall(r"```(\w+)\n(.*?)```", body, flags=re.DOTALL)
 

@@ -11,10 +11,10 @@ from sklearn.dummy import DummyClassifier
 from sklearn.feature_selection import SelectFwe
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from seqtune.baselines._base import BaselineResult, score_on
-from seqtune.tasks import Split, Splits
+from seqtune.tasks import Split, Splits, Task
 from seqtune.tasks.digitsum import N_CLASSES, DigitSumTask
 
 DIGITS = np.arange(10)
@@ -67,10 +67,10 @@ def label_dependence(inputs: np.ndarray, labels: np.ndarray, seed: int = 0
     return information, (1 + exceeded) / (1 + n_permutations)
 
 
-def one_hot_logistic(length: int) -> Pipeline:
-    """Unpenalized multinomial logistic regression on the one-hot digit of every
-    position (10 * ``length`` binary features)."""
-    return make_pipeline(OneHotEncoder(categories=[DIGITS] * length),
+def one_hot_logistic(length: int, tokens: np.ndarray = DIGITS) -> Pipeline:
+    """Unpenalized multinomial logistic regression on the one-hot digit (token)
+    of every position (``len(tokens) * length`` binary features)."""
+    return make_pipeline(OneHotEncoder(categories=[tokens] * length),
                          LogisticRegression(C=np.inf, max_iter=2000))
 
 
@@ -152,16 +152,44 @@ def _selected_positions(task: DigitSumTask, splits: Splits) -> BaselineResult:
         {"val": "train", "test": "train"}, note, {"val": logistic, "test": logistic})
 
 
-def digitsum_baselines(task: DigitSumTask, splits: Splits) -> list[BaselineResult]:
+def majority_class(task: Task, splits: Splits) -> BaselineResult:
+    """Always the most frequent training label."""
     train = splits.train
     majority = DummyClassifier(strategy="most_frequent").fit(train.inputs, train.targets)
     label = int(majority.predict(train.inputs[:1])[0])
-    return [
-        BaselineResult("majority class", "always the most frequent training label",
-                       score_on(task, majority, splits.val),
-                       score_on(task, majority, splits.test),
-                       {"val": "train", "test": "train"}, f"always predicts {label}",
-                       {"val": majority, "test": majority}),
-        _every_position(task, splits),
-        _selected_positions(task, splits),
-    ]
+    return BaselineResult("majority class", "always the most frequent training label",
+                          score_on(task, majority, splits.val),
+                          score_on(task, majority, splits.test),
+                          {"val": "train", "test": "train"}, f"always predicts {label}",
+                          {"val": majority, "test": majority})
+
+
+def digitsum_baselines(task: DigitSumTask, splits: Splits) -> list[BaselineResult]:
+    return [majority_class(task, splits), _every_position(task, splits),
+            _selected_positions(task, splits)]
+
+
+def sequence_baselines(task: Task, splits: Splits, tokens: np.ndarray) -> list[BaselineResult]:
+    """digitsum's baselines that apply to any classification of equal-length
+    token sequences (``tokens``: every token the data may hold): the majority
+    class, logistic regression on the one-hot token of every position, and on
+    the raw token values (standardized)."""
+    train = splits.train
+    length = train.inputs.shape[1]
+    fitted = {"val": "train", "test": "train"}
+    one_hot = one_hot_logistic(length, tokens).fit(train.inputs, train.targets)
+    raw = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)
+                        ).fit(train.inputs, train.targets)
+    rows = [majority_class(task, splits)]
+    for name, about, model in (
+            ("logistic regression, all positions", "multinomial logistic regression "
+             "(unpenalized) on the one-hot token of every position", one_hot),
+            ("logistic regression, raw positions", "multinomial logistic regression on the "
+             "standardized token values of every position", raw)):
+        fit = score_on(task, model, train)[task.metric]
+        rows.append(BaselineResult(name, about, score_on(task, model, splits.val),
+                                   score_on(task, model, splits.test), fitted,
+                                   f"training {task.metric} {fit:.3f} with {length} positions "
+                                   f"and {len(train)} training rows",
+                                   {"val": model, "test": model}))
+    return rows

@@ -21,22 +21,16 @@ def evaluate_baselines(task: Task, splits: Splits | None = None) -> list[Baselin
     ``splits`` default to the task's splits at its default data knobs (e.g.
     the rainfall window of 12), the same objects the trials are scored on;
     those results are cached for the process (baselines are deterministic).
-    The fits are small, so they run on one BLAS thread (several threads make
-    them many times slower on a busy machine).
+    The baselines are the task's own (:meth:`Task.baselines`, which imports
+    scikit-learn or statsmodels only when called). The fits are small, so they
+    run on one BLAS thread (several threads make them many times slower on a
+    busy machine).
     """
-    # imported here: scikit-learn and statsmodels would add seconds to every command's start
-    from seqtune.baselines._digitsum import digitsum_baselines
-    from seqtune.baselines._rainfall import rainfall_baselines
-    from seqtune.baselines._seeded import seeded_baselines
-
-    by_task = {"seeded": seeded_baselines, "rainfall": rainfall_baselines,
-               "digitsum": digitsum_baselines}
     if splits is None:  # the default splits: computed once per process and data
         key = task.fingerprint()
         if key not in _CACHE:
             with threadpool_limits(limits=1):
-                _CACHE[key] = by_task[task.name](task,
-                                                 task.splits(**task.default_data_params()))
+                _CACHE[key] = task.baselines(task.splits(**task.default_data_params()))
         return list(_CACHE[key])
     with threadpool_limits(limits=1):
-        return by_task[task.name](task, splits)
+        return task.baselines(splits)

@@ -13,7 +13,6 @@ import optuna
 from optuna.trial import TrialState
 
 from seqtune.errors import SeqtuneError
-from seqtune.report._digitsum import memory_curve
 from seqtune.report._figures import Panel, importances, study_panels
 from seqtune.report._postmortem import PostmortemSection
 from seqtune.report._tasks import task_panels
@@ -22,7 +21,6 @@ from seqtune.report._view import StudyView
 from seqtune.study import BEST_CHECKPOINT_ATTR, leaderboard, load_best_checkpoint
 from seqtune.study._leaderboard import TUNED
 from seqtune.study._points import rebuild_task
-from seqtune.tasks.digitsum import DigitSumTask
 
 POSTMORTEM_PAGE = "postmortem.html"
 #: what a page says for a study that seqtune did not make (``optuna create-study``)
@@ -92,9 +90,8 @@ class StudyPage:
 def study_page(view: StudyView, views: list[StudyView]) -> StudyPage:
     study = view.study
     scores = importances(study)
-    curve = memory_curve(views, view.task) if isinstance(view.task, DigitSumTask) else None
     own = task_panels(view, views)
-    return StudyPage(view, page_name(study.study_name), study_verdict(view, scores, curve),
+    return StudyPage(view, page_name(study.study_name), study_verdict(view, scores, views),
                      own + study_panels(study, view.board.metric), own)
 
 

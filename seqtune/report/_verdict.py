@@ -8,12 +8,10 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from seqtune.report._digitsum import CurvePoint, curve_verdict
 from seqtune.report._view import StudyView
 from seqtune.study import best_per_architecture
 from seqtune.study._equal_share import trials_per_architecture
 from seqtune.study._leaderboard import BASELINE, TUNED
-from seqtune.tasks.digitsum import DigitSumTask
 from seqtune.tasks.seeded import SeededTask
 
 
@@ -118,7 +116,7 @@ def _importances(scores: dict[str, float], n_complete: int) -> list[str]:
                    "few trials)." if n_complete < 20 else text + "."]
 
 
-def _seeded(view: StudyView, task: SeededTask) -> list[str]:
+def seeded_verdict(view: StudyView, task: SeededTask) -> list[str]:
     rows = best_per_architecture(view.study)
     if not rows:
         return []
@@ -151,7 +149,7 @@ def headline(view: StudyView) -> str:
 
 
 def study_verdict(view: StudyView, scores: dict[str, float],
-                  curve: list[CurvePoint] | None = None) -> list[str]:
+                  views: list[StudyView] | None = None) -> list[str]:
     """The verdict sentences of one study page."""
     study = view.study
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
@@ -159,10 +157,8 @@ def study_verdict(view: StudyView, scores: dict[str, float],
     lines = [_trials(study), *_winner(study, view.board.metric, maximize), *_between(view),
              *_yardstick(view), *_against_baselines(view, maximize),
              *_importances(scores, n_complete)]
-    if isinstance(view.task, SeededTask):
-        lines += _seeded(view, view.task)
-    if isinstance(view.task, DigitSumTask) and curve:
-        lines += curve_verdict(curve, view.task.length)
+    if view.task is not None:  # the task's own sentences (seeded: collapse; digitsum: memory)
+        lines += view.task.report_verdict(view, views if views is not None else [view])
     return lines
 
 

@@ -31,7 +31,6 @@ from seqtune.errors import SeqtuneError
 from seqtune.models import MODEL_KINDS, build_model
 from seqtune.space import check_value
 from seqtune.tasks import TASKS, Task, check_settings
-from seqtune.tasks.rainfall import RainfallTask
 from seqtune.trainer import TrainConfig
 
 DEFAULT_ARTIFACT_DIR = Path("storage/artifacts")
@@ -58,10 +57,7 @@ def resolve_artifact_dir(storage_url: str, artifact_dir: str | Path | None = Non
 def _prediction_context(task: Task, params: dict[str, Any]) -> dict[str, Any]:
     """What turns raw user input into model input: data knobs and any scaler."""
     context = {k: params.get(k, v) for k, v in task.default_data_params().items()}
-    if isinstance(task, RainfallTask):
-        context.update(columns=[task.target, *task.exogenous], mean=task.mean.tolist(),
-                       std=task.std.tolist())
-    return context
+    return {**context, **task.prediction_context()}
 
 
 def make_checkpoint(task: Task, params: dict[str, Any], model: nn.Module,

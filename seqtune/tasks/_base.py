@@ -59,6 +59,14 @@ class Task(ABC):
     #: how verdicts compare two models on the test points: ``"bootstrap"`` (paired,
     #: over points and seeds) or ``"diebold-mariano"`` (one-step-ahead forecasts)
     paired_test: ClassVar[str] = "bootstrap"
+    #: search-space parameters only this task (and not every task) accepts:
+    #: parameter -> the task setting that bounds it from above, or None (e.g.
+    #: ``{"window": "max_window"}``); a study of another task that searches one
+    #: is refused before any trial runs
+    extra_parameters: ClassVar[dict[str, str | None]] = {}
+    #: settings that name a data file: a relative path in a study file is
+    #: resolved against the study file's folder
+    path_settings: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
@@ -120,3 +128,25 @@ class Task(ABC):
         for array in self.raw_data():
             h.update(np.ascontiguousarray(array).tobytes())
         return h.hexdigest()[:16]
+
+    # -- hooks the core calls, so that it never branches on a task --------------
+
+    def prediction_context(self) -> dict[str, Any]:
+        """What a checkpoint stores, besides the data knobs, to turn raw user input
+        into model input (e.g. a scaler's mean and std), JSON-serialisable."""
+        return {}
+
+    def baselines(self, splits: Splits) -> list[Any]:
+        """The classical baselines (``seqtune.baselines.BaselineResult``) fitted
+        and scored on ``splits``; none by default."""
+        return []
+
+    def report_panels(self, view: Any, views: list[Any]) -> list[Any]:
+        """The task's own figures (``seqtune.report._figures.Panel``) on the page
+        of ``view`` (a ``seqtune.report._view.StudyView``; ``views`` are every
+        study of the report); none by default."""
+        return []
+
+    def report_verdict(self, view: Any, views: list[Any]) -> list[str]:
+        """The task's own verdict sentences on the page of ``view``; none by default."""
+        return []

@@ -81,6 +81,19 @@ class DigitSumTask(Task):
     direction: ClassVar[Literal["minimize", "maximize"]] = "maximize"
     model_kind = "classifier"
 
+    def baselines(self, splits: Splits) -> list[Any]:
+        from seqtune.baselines._digitsum import digitsum_baselines  # scikit-learn: slow import
+        return digitsum_baselines(self, splits)
+
+    def report_panels(self, view: Any, views: list[Any]) -> list[Any]:
+        from seqtune.report._digitsum import digitsum_panels
+        return digitsum_panels(view, views)
+
+    def report_verdict(self, view: Any, views: list[Any]) -> list[str]:
+        from seqtune.report._digitsum import curve_verdict, memory_curve
+        curve = memory_curve(views, self)
+        return curve_verdict(curve, self.length) if curve else []
+
     def __init__(self, length: int = 10, mode: str = "book", seed: int = 0,
                  n_train: int = 3000) -> None:
         if not isinstance(length, int) or length < 3:

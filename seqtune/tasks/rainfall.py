@@ -261,6 +261,20 @@ class RainfallTask(Task):
     model_kind = "forecaster"
     paired_test: ClassVar[str] = "diebold-mariano"
     data_params = ("window",)
+    extra_parameters: ClassVar[dict[str, str | None]] = {"window": "max_window"}
+    path_settings: ClassVar[tuple[str, ...]] = ("csv",)
+
+    def baselines(self, splits: Splits) -> list[Any]:
+        from seqtune.baselines._rainfall import rainfall_baselines  # statsmodels: slow import
+        return rainfall_baselines(self, splits)
+
+    def report_panels(self, view: Any, views: list[Any]) -> list[Any]:
+        from seqtune.report._rainfall import rainfall_panels
+        return rainfall_panels(self, view.checkpoint)
+
+    def prediction_context(self) -> dict[str, Any]:
+        return {"columns": [self.target, *self.exogenous], "mean": self.mean.tolist(),
+                "std": self.std.tolist()}
 
     def __init__(self, csv: str | None = None, target: str = TARGET,
                  exogenous: list[str] | None = None, test_size: int = 50,

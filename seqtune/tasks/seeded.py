@@ -61,6 +61,20 @@ class SeededTask(Task):
     metric: ClassVar[str] = "mse"
     direction: ClassVar[Literal["minimize", "maximize"]] = "minimize"
     model_kind = "generator"
+    extra_parameters: ClassVar[dict[str, str | None]] = {"teacher_forcing": None,
+                                                         "rollout": "horizon"}
+
+    def baselines(self, splits: Splits) -> list[Any]:
+        from seqtune.baselines._seeded import seeded_baselines  # scikit-learn: slow import
+        return seeded_baselines(self, splits)
+
+    def report_panels(self, view: Any, views: list[Any]) -> list[Any]:
+        from seqtune.report._seeded import seeded_panels
+        return seeded_panels(view)
+
+    def report_verdict(self, view: Any, views: list[Any]) -> list[str]:
+        from seqtune.report._verdict import seeded_verdict
+        return seeded_verdict(view, self)
 
     def __init__(self, rule: str = "drift", n_seeds: int = 5, horizon: int = 5,
                  n_train: int = 1000, n_val: int = 100, n_test: int = 1000,

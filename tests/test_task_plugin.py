@@ -1,0 +1,139 @@
+"""A third-party task registered through the ``seqtune.tasks`` entry point group:
+a fake installed distribution on ``PYTHONPATH`` (a ``.dist-info`` folder and
+its module), then ``seqtune optimize`` and ``seqtune report`` on it, nothing in
+seqtune changed; a broken plugin is one line."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import optuna
+
+TINY = ["--n-trials", "1", "--max-epochs", "2", "--repeats", "0", "--workers", "1"]
+
+TINYTASK = '''
+"""A tiny classification task: the label is the first token."""
+from typing import Any, ClassVar
+
+import numpy as np
+
+from seqtune.tasks import Split, Splits, Task
+
+
+class TinyTask(Task):
+    name: ClassVar[str] = "tiny"
+    metric: ClassVar[str] = "accuracy"
+    direction: ClassVar[str] = "maximize"
+    model_kind = "classifier"
+
+    def __init__(self, n: int = 24, seed: int = 0) -> None:
+        self.n, self.seed = n, seed
+        x = np.random.default_rng(seed).integers(0, 3, size=(3 * n, 4))
+        self._splits = Splits(*(Split(x[i * n:(i + 1) * n], x[i * n:(i + 1) * n, 0])
+                                for i in range(3)))
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "n": self.n, "seed": self.seed}
+
+    def splits(self, **data_params: Any) -> Splits:
+        return self._splits
+
+    def model_spec(self) -> dict[str, Any]:
+        return {"vocab_size": 3, "n_classes": 3}
+
+    def metric_points(self, split: Split, predictions: np.ndarray) -> np.ndarray:
+        labels = predictions.argmax(axis=1) if predictions.ndim == 2 else predictions
+        return (labels == split.targets).astype(float)
+
+    def score(self, split: Split, predictions: np.ndarray) -> dict[str, float]:
+        return {"accuracy": float(self.metric_points(split, predictions).mean())}
+'''
+
+STUDY = '''
+[study]
+name = "tiny-study"
+n_trials = 1
+
+[task]
+name = "tiny"
+n = 24
+
+[train]
+max_epochs = 2
+patience = 2
+
+[space]
+architecture = "gru"
+hidden_size = 4
+learning_rate = 0.01
+batch_size = 8
+'''
+
+
+def install(site: Path, module: str, entry: str = "tiny = tinytask:TinyTask") -> Path:
+    """A distribution ``tinytask 0.1`` in ``site``, as pip would leave it."""
+    info = site / "tinytask-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinytask\nVersion: 0.1\n",
+                                   encoding="utf-8")
+    (info / "entry_points.txt").write_text(f"[seqtune.tasks]\n{entry}\n", encoding="utf-8")
+    (site / "tinytask.py").write_text(textwrap.dedent(module), encoding="utf-8")
+    return site
+
+
+def _env(site: Path) -> dict[str, str]:
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site),
+                                                        os.environ.get("PYTHONPATH")]))}
+
+
+def test_a_task_from_an_entry_point_runs_a_study_and_a_report(tmp_path, cli):
+    site = install(tmp_path / "site", TINYTASK)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "tiny.toml").write_text(STUDY, encoding="utf-8")
+    result = cli("optimize", "tiny.toml", *TINY, cwd=work, env=_env(site))
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(study_name="tiny-study",
+                              storage=f"sqlite:///{work / 'storage' / 'seqtune.db'}")
+    assert study.user_attrs["task"] == {"name": "tiny", "n": 24, "seed": 0}
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
+    result = cli("report", cwd=work, env=_env(site))
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = work / "reports" / "study-tiny-study.html"
+    assert page.is_file(), sorted(p.name for p in (work / "reports").iterdir())
+    assert "tiny-study" in page.read_text(encoding="utf-8")
+    assert "tiny-study" in (work / "reports" / "index.html").read_text(encoding="utf-8")
+
+
+def test_without_the_plugin_the_task_is_unknown(tmp_path, cli):
+    (tmp_path / "tiny.toml").write_text(STUDY, encoding="utf-8")
+    result = cli("optimize", "tiny.toml", *TINY, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "unknown task 'tiny'" in lines[0], lines
+    assert "sequences" in lines[0]
+
+
+def test_a_broken_plugin_is_one_line_and_the_others_still_work(tmp_path, cli):
+    site = install(tmp_path / "site", "import no_such_module_anywhere\n")
+    (tmp_path / "tiny.toml").write_text(STUDY, encoding="utf-8")
+    result = cli("optimize", "tiny.toml", *TINY, cwd=tmp_path, env=_env(site))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "tinytask:TinyTask" in lines[0] and "no_such_module_anywhere" in lines[0], lines
+    assert "Traceback" not in result.stdout + result.stderr
+    # a built-in task is unaffected: its help and study checks still run
+    result = cli("optimize", "--help", cwd=tmp_path, env=_env(site))
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_plugin_that_is_no_task_is_one_line(tmp_path, cli):
+    site = install(tmp_path / "site", "TinyTask = 42\n")
+    (tmp_path / "tiny.toml").write_text(STUDY, encoding="utf-8")
+    result = cli("optimize", "tiny.toml", *TINY, cwd=tmp_path, env=_env(site))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not a seqtune.tasks.Task subclass" in lines[0], lines
