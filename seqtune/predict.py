@@ -2,7 +2,8 @@
 
 - seeded: the free-running continuation after given seeds;
 - rainfall: the next values after a given history (in the series' units);
-- digitsum: the sum of the first two digits of given digit sequences.
+- digitsum: the sum of the first two digits of given digit sequences;
+- any other classifier (sequences): the label of given token sequences.
 
 Every function validates its input and raises :class:`SeqtuneError` naming
 where the input came from (an option, a file and line) and what was expected.
@@ -40,10 +41,19 @@ def continue_seeds(checkpoint: Checkpoint, rows: Inputs) -> list[dict[str, Any]]
 
 def digit_sums(checkpoint: Checkpoint, rows: Inputs) -> list[dict[str, Any]]:
     """digitsum: each digit sequence -> the predicted sum and its probability."""
+    return classify(checkpoint, rows, min_length=2, tokens="digits")
+
+
+def classify(checkpoint: Checkpoint, rows: Inputs, min_length: int = 1,
+             tokens: str = "tokens") -> list[dict[str, Any]]:
+    """Any classifier (digitsum, sequences, a plugin's): each token sequence ->
+    the predicted label and its probability; tokens 0..vocab_size-1."""
+    vocab = checkpoint.data["model"]["spec"].get("vocab_size", 10)
     for where, row in rows:
-        if len(row) < 2 or any(d not in range(10) for d in row):
-            raise SeqtuneError(f"{where}: expected at least 2 digits 0-9 per sequence, "
-                               f"got {_show(row)}")
+        if len(row) < min_length or any(d not in range(vocab) for d in row):
+            least = "one or more" if min_length == 1 else f"at least {min_length}"
+            raise SeqtuneError(f"{where}: expected {least} {tokens} "
+                               f"0-{vocab - 1} per sequence, got {_show(row)}")
     digits = [[int(d) for d in row] for _, row in rows]
     out: list[dict[str, Any]] = [{} for _ in digits]
     for length in {len(row) for row in digits}:  # one batch per sequence length

@@ -4,6 +4,7 @@ and the README's "Sequence classification" subsection run as written."""
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -161,6 +162,15 @@ def test_the_readme_sequence_classification_commands_run_as_written(tmp_path, cl
     assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
     assert study.user_attrs["task"]["file"] == str((tmp_path / "my_sequences.csv").resolve())
     assert (tmp_path / "reports" / "study-my-sequences.html").is_file()
+    # the checkpoint predicts labels of new sequences; a token beyond the data's is one line
+    result = cli("predict", "my-sequences", "--seq", "4 0 1 2 3 0", "-f", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [row] = json.loads(result.stdout)["predictions"]
+    assert row["input"] == [4, 0, 1, 2, 3, 0] and row["prediction"] in (0, 1)
+    result = cli("predict", "my-sequences", "--seq", "4 0 9", cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.endswith("--seq: expected one or more tokens 0-4 per sequence, got 4 0 9"), line
 
 
 def test_a_bad_file_through_the_cli_is_one_line_and_exit_2(tmp_path, cli):

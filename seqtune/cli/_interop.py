@@ -282,7 +282,9 @@ def _predictions(checkpoint: Checkpoint, rows: list[tuple[str, list[float]]],
                 for where, h in histories]
     if task["name"] == "seeded":
         return predict.continue_seeds(checkpoint, rows)
-    return predict.digit_sums(checkpoint, rows)
+    if task["name"] == "digitsum":
+        return predict.digit_sums(checkpoint, rows)
+    return predict.classify(checkpoint, rows)  # any other classifier: sequences, plugins
 
 
 def _cell(value: Any) -> str:
