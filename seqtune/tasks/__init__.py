@@ -86,14 +86,11 @@ def check_settings(name: str, settings: dict[str, Any], where: str = "task") -> 
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise SeqtuneError(f"{where}.{key}: expected an integer {low}..{high}, "
                                f"got {value!r}")
-    if name == "seeded":
-        rows = max(settings.get(k, 1000) for k in ("n_train", "n_val", "n_test"))
-        width = settings.get("n_seeds", 5) + settings.get("horizon", 5)
-    elif name == "digitsum":
-        rows = settings.get("n_train", 3000) if settings.get("mode") == "dense" else 300
-        width = settings.get("length", 10)
-    else:
+    cls = TASKS.get(name)
+    size = cls.split_size(settings) if cls is not None else None
+    if size is None:
         return
+    rows, width = size
     if rows * width > MAX_SPLIT_VALUES:
         raise SeqtuneError(f"{where}: {rows} rows of {width} values make {rows * width:,} numbers "
                            f"per split; at most {MAX_SPLIT_VALUES:,} fit one process")

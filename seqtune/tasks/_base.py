@@ -131,6 +131,13 @@ class Task(ABC):
 
     # -- hooks the core calls, so that it never branches on a task --------------
 
+    @classmethod
+    def split_size(cls, settings: dict[str, Any]) -> tuple[int, int] | None:
+        """(rows, values per row) of the largest split ``settings`` would generate,
+        checked against a process's limit before any data is made; None where
+        the task reads its data (its own reader checks the size)."""
+        return None
+
     def prediction_context(self) -> dict[str, Any]:
         """What a checkpoint stores, besides the data knobs, to turn raw user input
         into model input (e.g. a scaler's mean and std), JSON-serialisable."""

@@ -81,6 +81,11 @@ class DigitSumTask(Task):
     direction: ClassVar[Literal["minimize", "maximize"]] = "maximize"
     model_kind = "classifier"
 
+    @classmethod
+    def split_size(cls, settings: dict[str, Any]) -> tuple[int, int] | None:
+        rows = settings.get("n_train", 3000) if settings.get("mode") == "dense" else 300
+        return rows, settings.get("length", 10)
+
     def baselines(self, splits: Splits) -> list[Any]:
         from seqtune.baselines._digitsum import digitsum_baselines  # scikit-learn: slow import
         return digitsum_baselines(self, splits)

@@ -64,6 +64,11 @@ class SeededTask(Task):
     extra_parameters: ClassVar[dict[str, str | None]] = {"teacher_forcing": None,
                                                          "rollout": "horizon"}
 
+    @classmethod
+    def split_size(cls, settings: dict[str, Any]) -> tuple[int, int] | None:
+        rows = max(settings.get(k, 1000) for k in ("n_train", "n_val", "n_test"))
+        return rows, settings.get("n_seeds", 5) + settings.get("horizon", 5)
+
     def baselines(self, splits: Splits) -> list[Any]:
         from seqtune.baselines._seeded import seeded_baselines  # scikit-learn: slow import
         return seeded_baselines(self, splits)
