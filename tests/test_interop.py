@@ -52,11 +52,14 @@ def test_optuna_created_study_is_adopted_and_reads_back_the_same(tmp_path, cli):
     assert len(reported) == len({t["params"]["architecture"] for t in trials})
     for row in reported:
         trial = by_number[row["trial"]]
-        assert trial["value"] == row["val"] == trial["user_attrs"]["val_mse"]
+        # seqtune names the objective after the metric, so optuna prints it by name
+        assert trial["value"] == {"mse": row["val"]}
+        assert row["val"] == trial["user_attrs"]["val_mse"]
         assert trial["user_attrs"]["test_mse"] == row["test"]
         assert trial["params"]["architecture"] == row["architecture"]
-    assert best["number"] == reported[0]["trial"] == min(trials, key=lambda t: t["value"])["number"]
-    assert best["value"] == reported[0]["val"]
+    assert best["number"] == reported[0]["trial"] == min(
+        trials, key=lambda t: t["value"]["mse"])["number"]
+    assert best["value"] == {"mse": reported[0]["val"]}
 
     study = optuna.load_study(study_name="made-by-optuna", storage=url)
     assert study.user_attrs["task"]["rule"] == "drift"  # adopted: seqtune's attrs written
@@ -134,7 +137,8 @@ def test_evaluate_adds_fixed_values_and_picks_the_sweep_value():
     assert full_params(config, json.dumps(asked)) == {**asked, "num_layers": 1}
     assert task_settings(config, ["length=35"])["length"] == 35
     with pytest.raises(SeqtuneError, match=r"--set: .*digitsum.toml sweeps length over "
-                                           r"\[10, 35\]; pick one, e.g. --set length=10"):
+                                           r"\[5, 10, 15, 20, 25, 30, 35\]; pick one, e.g. "
+                                           r"--set length=5"):
         task_settings(config, [])
     with pytest.raises(SeqtuneError, match="--set: unknown setting 'colour' of task digitsum"):
         task_settings(config, ["length=5", "colour=red"])
