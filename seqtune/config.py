@@ -189,10 +189,10 @@ def task_parameters() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in users.items()}
 
 
-def architecture_choices(space: Mapping[str, Any]) -> list[Any]:
+def architecture_choices(space: Mapping[str, Any]) -> list[str]:
     """The architectures a study compares (one when ``architecture`` is fixed)."""
     arch = space.get("architecture")
-    return list(arch.choices) if hasattr(arch, "choices") else [arch]
+    return [str(a) for a in (arch.choices if hasattr(arch, "choices") else [arch])]
 
 
 def _highest(value: Any) -> Any:
@@ -209,7 +209,7 @@ def check_against_task(config: StudyConfig) -> None:
     task = config.task_name
     defaults = {k: p.default for k, p in inspect.signature(TASKS[task]).parameters.items()}
     accepted, extras = TASKS[task].extra_parameters, task_parameters()
-    starts = [config.start_for(str(arch)) for arch in architecture_choices(config.space)]
+    starts = [config.start_for(arch) for arch in architecture_choices(config.space)]
     for table, entries in (("space", config.space), *(("start", start) for start in starts)):
         for name, value in entries.items():
             where = f"{config.source}: {table}.{name}"

@@ -9,7 +9,7 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 
-from seqtune.config import load_config
+from seqtune.config import architecture_choices, load_config
 
 #: the [start] configuration (no stored trial) trains at most this many epochs
 MAX_TUNED_EPOCHS = 40
@@ -58,8 +58,7 @@ def find_tuned(storage: optuna.storages.BaseStorage, rule: str, studies: Path,
         return Tuned({**fixed, **best.params}, int(best.user_attrs["seed"]), epochs, epochs,
                      f"best trial #{best.number} of study {name}", stored)
     config = config or load_config(path)  # a missing file: one line, "study file not found"
-    arch = config.space["architecture"]
-    choices = list(getattr(arch, "choices", [arch]))
+    choices = architecture_choices(config.space)
     params = config.start_for("lstm" if "lstm" in choices else choices[0])
     return Tuned(params, config.seed, min(config.max_epochs, cap, MAX_TUNED_EPOCHS),
                  config.patience,

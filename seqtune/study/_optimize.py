@@ -45,11 +45,6 @@ def make_pruner(name: str, args: dict[str, Any]) -> optuna.pruners.BasePruner:
     return getattr(optuna.pruners, name)(**{**defaults, **args})
 
 
-def architectures(space: dict[str, Any]) -> list[str]:
-    """The architectures a study compares (one when ``architecture`` is fixed)."""
-    return [str(arch) for arch in architecture_choices(space)]
-
-
 def equal_share(config: StudyConfig) -> tuple[optuna.samplers.BaseSampler,
                                               optuna.pruners.BasePruner]:
     """The study file's sampler and pruner; where it compares architectures, each
@@ -57,7 +52,7 @@ def equal_share(config: StudyConfig) -> tuple[optuna.samplers.BaseSampler,
     own trials only (:mod:`seqtune.study._equal_share`)."""
     sampler = make_sampler(config.sampler, config.sampler_args, config.seed)
     pruner = make_pruner(config.pruner, config.pruner_args)
-    choices = architectures(config.space)
+    choices = architecture_choices(config.space)
     if len(choices) < 2:
         return sampler, pruner
     return EqualShareSampler(sampler, choices), PerArchitecturePruner(pruner)
@@ -153,7 +148,7 @@ def _start_params(config: StudyConfig) -> list[dict[str, Any]]:
         return []
     searched = distributions(config.space)
     return [{k: v for k, v in config.start_for(choice).items() if k in searched}
-            for choice in architectures(config.space)]
+            for choice in architecture_choices(config.space)]
 
 
 def _warm_params(study: optuna.Study, config: StudyConfig) -> list[dict[str, Any]]:
