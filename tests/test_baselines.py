@@ -15,8 +15,8 @@ from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothin
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from seqtune.baselines import BaselineResult, evaluate_baselines
-from seqtune.baselines._digitsum import linear_solution_accuracy, selected_positions
 from seqtune.tasks import Split, Splits, make_task
+from seqtune.tasks.digitsum._baselines import linear_solution_accuracy, selected_positions
 
 
 def by_name(results: list[BaselineResult]) -> dict[str, BaselineResult]:

@@ -10,11 +10,11 @@ from pathlib import Path
 import optuna
 import pytest
 
-from seqtune.baselines import SELECTED_LOGISTIC
 from seqtune.config import parse_config
 from seqtune.errors import SeqtuneError
-from seqtune.report._digitsum import CurvePoint, CurveValue, curve_verdict
 from seqtune.study import best_per_architecture, optimize
+from seqtune.tasks.digitsum import SELECTED_LOGISTIC
+from seqtune.tasks.digitsum._report import CurvePoint, CurveValue, curve_verdict
 
 REPO = Path(__file__).resolve().parents[1]
 

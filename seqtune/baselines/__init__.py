@@ -8,14 +8,12 @@ studies -f json``).
 """
 
 from seqtune.baselines._base import BaselineResult
-from seqtune.baselines._digitsum import SELECTED_LOGISTIC
 from seqtune.baselines._evaluate import evaluate_baselines
 from seqtune.baselines._store import ATTR, baselines_key, ensure_baselines, stored_baselines
 
 __all__ = [
     "ATTR",
     "BaselineResult",
-    "SELECTED_LOGISTIC",
     "baselines_key",
     "ensure_baselines",
     "evaluate_baselines",

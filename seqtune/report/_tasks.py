@@ -1,6 +1,6 @@
 """Each task's own figures and the best model's predicted-vs-true plots: the
-task's :meth:`~seqtune.tasks.Task.report_panels` (the built-in tasks' figures
-live in ``_seeded``, ``_rainfall``, ``_digitsum``).
+task's :meth:`~seqtune.tasks.Task.report_panels` (each built-in task's figures
+live in its package, ``seqtune/tasks/<name>/_report.py``).
 
 The best model is the study's stored checkpoint; it only predicts here.
 """

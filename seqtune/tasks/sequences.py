@@ -207,5 +207,5 @@ class SequencesTask(Task):
         return {"vocab_size": self.vocab_size, "n_classes": self.n_classes}
 
     def baselines(self, splits: Splits) -> list[Any]:
-        from seqtune.baselines._digitsum import sequence_baselines  # scikit-learn: slow import
+        from seqtune.tasks.digitsum._baselines import sequence_baselines  # sklearn: slow
         return sequence_baselines(self, splits, np.arange(self.vocab_size))

@@ -12,12 +12,17 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from seqtune.baselines import SELECTED_LOGISTIC
 from seqtune.report._figures import Panel, series_color, text
 from seqtune.report._view import StudyView
 from seqtune.study import Checkpoint
 from seqtune.study._leaderboard import BASELINE, TUNED
-from seqtune.tasks.digitsum import BOOK_SRN_LABEL, BOOK_SRN_TEST, N_CLASSES, DigitSumTask
+from seqtune.tasks.digitsum._task import (
+    BOOK_SRN_LABEL,
+    BOOK_SRN_TEST,
+    N_CLASSES,
+    SELECTED_LOGISTIC,
+    DigitSumTask,
+)
 from seqtune.trainer import predict
 
 #: the accuracy a digitsum model must reach to count as remembering at a length
@@ -216,8 +221,7 @@ def _confusion_panel(task: DigitSumTask, checkpoint: Checkpoint) -> Panel:
                  "a perfect model fills only the diagonal.", fig)
 
 
-def digitsum_panels(view: StudyView, views: list[StudyView]) -> list[Panel]:
-    task = view.task
-    assert isinstance(task, DigitSumTask)
+def digitsum_panels(task: DigitSumTask, view: StudyView, views: list[StudyView]
+                    ) -> list[Panel]:
     panels = [_memory_panel(memory_curve(views, task), task.length, task.mode)]
     return panels + ([_confusion_panel(task, view.checkpoint)] if view.checkpoint else [])

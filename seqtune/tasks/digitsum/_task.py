@@ -1,4 +1,4 @@
-"""`digitsum`: remember the first two digits of a long sequence (NNDL memory test).
+"""The digitsum task: its data (the book's generator and the dense variant) and scoring.
 
 Each row is a digit sequence; the label is the sum of its first two digits
 (19 classes). ``book`` mode is the book's generator: the 100 (d1, d2) pairs,
@@ -25,6 +25,8 @@ MODES = ("book", "dense")
 BOOK_SRN_TEST = {10: 0.83, 15: 0.72, 20: 0.67, 25: 0.57, 30: 0.42, 35: 0.23}
 BOOK_SRN_LABEL = "NNDL post's untuned SRN (3 seeds)"
 N_CLASSES = 19
+#: the baseline row holding the linear model that solves the task (the report's yardstick)
+SELECTED_LOGISTIC = "logistic regression, selected positions"
 
 
 def _book_split(rs: np.random.RandomState, length: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,15 +89,15 @@ class DigitSumTask(Task):
         return rows, settings.get("length", 10)
 
     def baselines(self, splits: Splits) -> list[Any]:
-        from seqtune.baselines._digitsum import digitsum_baselines  # scikit-learn: slow import
+        from seqtune.tasks.digitsum._baselines import digitsum_baselines  # scikit-learn: slow
         return digitsum_baselines(self, splits)
 
     def report_panels(self, view: Any, views: list[Any]) -> list[Any]:
-        from seqtune.report._digitsum import digitsum_panels
-        return digitsum_panels(view, views)
+        from seqtune.tasks.digitsum._report import digitsum_panels
+        return digitsum_panels(self, view, views)
 
     def report_verdict(self, view: Any, views: list[Any]) -> list[str]:
-        from seqtune.report._digitsum import curve_verdict, memory_curve
+        from seqtune.tasks.digitsum._report import curve_verdict, memory_curve
         curve = memory_curve(views, self)
         return curve_verdict(curve, self.length) if curve else []
 

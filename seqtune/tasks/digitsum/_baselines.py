@@ -14,12 +14,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from seqtune.baselines._base import BaselineResult, score_on
-from seqtune.tasks import Split, Splits, Task
-from seqtune.tasks.digitsum import N_CLASSES, DigitSumTask
+from seqtune.tasks._base import Split, Splits, Task
+from seqtune.tasks.digitsum._task import N_CLASSES, SELECTED_LOGISTIC, DigitSumTask
 
 DIGITS = np.arange(10)
-#: the row holding the linear model that solves the task (the report's yardstick)
-SELECTED_LOGISTIC = "logistic regression, selected positions"
 #: family-wise error rate of the position test (over all L positions)
 ALPHA = 0.05
 
