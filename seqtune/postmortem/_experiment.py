@@ -29,7 +29,6 @@ import optuna
 from optuna.trial import TrialState
 
 import seqtune
-from seqtune.baselines._seeded import seeded_baselines
 from seqtune.blobs import get_blob, put_blob
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.postmortem._configs import Configuration, Setup, configurations
@@ -47,6 +46,7 @@ from seqtune.postmortem._verdict import BASELINES, Verdict, answer, explain, jud
 from seqtune.runtime import configure_threads, one_thread
 from seqtune.study import TrialOutcome, open_storage, redact, repeat
 from seqtune.tasks.seeded import RULES
+from seqtune.tasks.seeded._baselines import seeded_baselines
 from seqtune.trainer import FitResult
 
 PARAM = "configuration"

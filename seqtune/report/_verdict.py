@@ -12,7 +12,6 @@ from seqtune.report._view import StudyView
 from seqtune.study import best_per_architecture
 from seqtune.study._equal_share import trials_per_architecture
 from seqtune.study._leaderboard import BASELINE, TUNED
-from seqtune.tasks.seeded import SeededTask
 
 
 def _n(x: float) -> str:
@@ -116,29 +115,6 @@ def _importances(scores: dict[str, float], n_complete: int) -> list[str]:
                    "few trials)." if n_complete < 20 else text + "."]
 
 
-def seeded_verdict(view: StudyView, task: SeededTask) -> list[str]:
-    rows = best_per_architecture(view.study)
-    if not rows:
-        return []
-    trial = view.study.trials[rows[0]["trial"]]
-    attrs = trial.user_attrs
-    if "seed_attribution" not in attrs:
-        return []
-    attribution = attrs["seed_attribution"]
-    top = max(range(len(attribution)), key=lambda j: attribution[j])
-    slope, true = attrs["seed4_slope"], attrs["seed4_slope_true"]
-    drift = attrs.get("val_drift_ratio")
-    text = f"The best model ({rows[0]['architecture']}, trial {trial.number}) "
-    if drift is not None:
-        text += (f"has a mean drift ratio of {drift:.3g} (1: its continuation moves as much as "
-                 "the truth; 0: flat), ")
-    text += (f"a seed-4 slope of {slope:.3g} against the true {true:.3g} "
-             f"({slope / true:.0%} of it), " if true else f"a seed-4 slope of {slope:.3g}, ")
-    text += (f"and shuffling seed {top + 1} hurts it most (+{attribution[top]:.3g} val "
-             "MSE).")
-    return [text]
-
-
 def headline(view: StudyView) -> str:
     """The one sentence for the index: the test result against the baselines, else
     the winner on val."""
@@ -157,7 +133,7 @@ def study_verdict(view: StudyView, scores: dict[str, float],
     lines = [_trials(study), *_winner(study, view.board.metric, maximize), *_between(view),
              *_yardstick(view), *_against_baselines(view, maximize),
              *_importances(scores, n_complete)]
-    if view.task is not None:  # the task's own sentences (seeded: collapse; digitsum: memory)
+    if view.task is not None:  # the task's own sentences
         lines += view.task.report_verdict(view, views if views is not None else [view])
     return lines
 

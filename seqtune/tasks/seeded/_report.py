@@ -1,5 +1,6 @@
-"""The seeded page: drift ratio and seed attribution per architecture, and the
-best model's free-running continuations of test sequences next to the truth."""
+"""The seeded page: drift ratio and seed attribution per architecture, the best
+model's free-running continuations of test sequences next to the truth, and the
+verdict's sentence on the best model's drift and seed attribution."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import plotly.graph_objects as go
 from seqtune.report._figures import OTHER_COLORS, Panel, series_color, text
 from seqtune.report._view import StudyView
 from seqtune.study import Checkpoint, best_per_architecture
-from seqtune.tasks.seeded import SeededTask
+from seqtune.tasks.seeded._task import SeededTask
 from seqtune.trainer import predict
 
 N_EXAMPLES = 4
@@ -71,8 +72,30 @@ def _continuation_panel(task: SeededTask, checkpoint: Checkpoint) -> Panel:
                  "(dashed).", fig)
 
 
-def seeded_panels(view: StudyView) -> list[Panel]:
-    task = view.task
-    assert isinstance(task, SeededTask)
+def seeded_panels(task: SeededTask, view: StudyView) -> list[Panel]:
     panels = _seeded_panels(view, task)
     return panels + ([_continuation_panel(task, view.checkpoint)] if view.checkpoint else [])
+
+
+def seeded_verdict(view: StudyView) -> list[str]:
+    """The best model's drift ratio, seed-4 slope and most important seed."""
+    rows = best_per_architecture(view.study)
+    if not rows:
+        return []
+    trial = view.study.trials[rows[0]["trial"]]
+    attrs = trial.user_attrs
+    if "seed_attribution" not in attrs:
+        return []
+    attribution = attrs["seed_attribution"]
+    top = max(range(len(attribution)), key=lambda j: attribution[j])
+    slope, true = attrs["seed4_slope"], attrs["seed4_slope_true"]
+    drift = attrs.get("val_drift_ratio")
+    text = f"The best model ({rows[0]['architecture']}, trial {trial.number}) "
+    if drift is not None:
+        text += (f"has a mean drift ratio of {drift:.3g} (1: its continuation moves as much as "
+                 "the truth; 0: flat), ")
+    text += (f"a seed-4 slope of {slope:.3g} against the true {true:.3g} "
+             f"({slope / true:.0%} of it), " if true else f"a seed-4 slope of {slope:.3g}, ")
+    text += (f"and shuffling seed {top + 1} hurts it most (+{attribution[top]:.3g} val "
+             "MSE).")
+    return [text]

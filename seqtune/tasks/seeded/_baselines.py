@@ -14,8 +14,8 @@ from sklearn.linear_model import LinearRegression
 from sklearn.utils.validation import check_is_fitted
 
 from seqtune.baselines._base import BaselineResult, score_on
-from seqtune.tasks import Splits
-from seqtune.tasks.seeded import SeededTask
+from seqtune.tasks._base import Splits
+from seqtune.tasks.seeded._task import SeededTask
 
 #: normalized MSE below this counts as an exact fit (float32 data rounds at ~1e-15)
 EXACT_NMSE = 1e-9

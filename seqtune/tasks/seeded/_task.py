@@ -1,4 +1,4 @@
-"""`seeded`: continue a sequence whose rule is conditioned on its first values.
+"""The seeded task: its data (seeds and the rule's continuation) and scoring.
 
 From a public Flux.jl question: ``n_seeds`` values uniform in [-1, 1], then a
 continuation of ``horizon`` values fixed by a rule. The model reads the seeds
@@ -70,16 +70,16 @@ class SeededTask(Task):
         return rows, settings.get("n_seeds", 5) + settings.get("horizon", 5)
 
     def baselines(self, splits: Splits) -> list[Any]:
-        from seqtune.baselines._seeded import seeded_baselines  # scikit-learn: slow import
+        from seqtune.tasks.seeded._baselines import seeded_baselines  # sklearn: slow
         return seeded_baselines(self, splits)
 
     def report_panels(self, view: Any, views: list[Any]) -> list[Any]:
-        from seqtune.report._seeded import seeded_panels
-        return seeded_panels(view)
+        from seqtune.tasks.seeded._report import seeded_panels
+        return seeded_panels(self, view)
 
     def report_verdict(self, view: Any, views: list[Any]) -> list[str]:
-        from seqtune.report._verdict import seeded_verdict
-        return seeded_verdict(view, self)
+        from seqtune.tasks.seeded._report import seeded_verdict
+        return seeded_verdict(view)
 
     def __init__(self, rule: str = "drift", n_seeds: int = 5, horizon: int = 5,
                  n_train: int = 1000, n_val: int = 100, n_test: int = 1000,
