@@ -1,9 +1,7 @@
-"""Predictions of a checkpointed model for raw user input, per task.
-
-- seeded: the free-running continuation after given seeds;
-- rainfall: the next values after a given history (in the series' units);
-- digitsum: the sum of the first two digits of given digit sequences;
-- any other classifier (sequences): the label of given token sequences.
+"""Predictions of a checkpointed model for raw user input: what every task's
+:meth:`~seqtune.tasks.Task.predict_input` shares, and the classifiers' default
+(the label of given token sequences). Each task's own parsing lives in its
+package (e.g. ``seqtune/tasks/forecast/_predict.py``).
 
 Every function validates its input and raises :class:`SeqtuneError` naming
 where the input came from (an option, a file and line) and what was expected.
@@ -20,28 +18,7 @@ from seqtune.errors import SeqtuneError
 from seqtune.study._artifacts import Checkpoint
 from seqtune.trainer import predict
 
-#: forecasts one ``predict --steps`` may ask for (each is one forward pass)
-MAX_STEPS = 10_000
-
 Inputs = list[tuple[str, list[float]]]  # (where it came from, for messages; numbers)
-
-
-def continue_seeds(checkpoint: Checkpoint, rows: Inputs) -> list[dict[str, Any]]:
-    """seeded: each row of ``n_seeds`` values -> its continuation."""
-    n_seeds = checkpoint.task["n_seeds"]
-    for where, row in rows:
-        if len(row) != n_seeds:
-            raise SeqtuneError(f"{where}: expected {n_seeds} seed values per sequence, "
-                               f"got {len(row)} ({_show(row)})")
-    seeds = [row for _, row in rows]
-    out = predict(checkpoint.model, np.asarray(seeds, dtype=np.float32))
-    return [{"input": row, "prediction": [float(v) for v in pred]}
-            for row, pred in zip(seeds, out, strict=True)]
-
-
-def digit_sums(checkpoint: Checkpoint, rows: Inputs) -> list[dict[str, Any]]:
-    """digitsum: each digit sequence -> the predicted sum and its probability."""
-    return classify(checkpoint, rows, min_length=2, tokens="digits")
 
 
 def classify(checkpoint: Checkpoint, rows: Inputs, min_length: int = 1,
@@ -53,7 +30,7 @@ def classify(checkpoint: Checkpoint, rows: Inputs, min_length: int = 1,
         if len(row) < min_length or any(d not in range(vocab) for d in row):
             least = "one or more" if min_length == 1 else f"at least {min_length}"
             raise SeqtuneError(f"{where}: expected {least} {tokens} "
-                               f"0-{vocab - 1} per sequence, got {_show(row)}")
+                               f"0-{vocab - 1} per sequence, got {show(row)}")
     digits = [[int(d) for d in row] for _, row in rows]
     out: list[dict[str, Any]] = [{} for _ in digits]
     for length in {len(row) for row in digits}:  # one batch per sequence length
@@ -65,38 +42,7 @@ def classify(checkpoint: Checkpoint, rows: Inputs, min_length: int = 1,
     return out
 
 
-def forecast(checkpoint: Checkpoint, history: np.ndarray, steps: int = 1,
-             where: str = "input") -> list[float]:
-    """rainfall: the next ``steps`` values after ``history`` (rows = time, columns =
-    the study's columns, in their own units); more than one step feeds each
-    forecast back, so it needs a model of the target alone."""
-    ctx = checkpoint.context
-    window, columns = ctx["window"], ctx["columns"]
-    history = np.asarray(history, dtype=np.float64).reshape(len(history), -1)
-    if history.shape[1] != len(columns):
-        raise SeqtuneError(f"{where}: the model reads {len(columns)} column(s) "
-                           f"({', '.join(columns)}), got {history.shape[1]}")
-    if len(history) < window:
-        raise SeqtuneError(f"{where}: the model reads a window of {window} values, "
-                           f"got {len(history)}")
-    if not np.isfinite(history).all():
-        raise SeqtuneError(f"{where}: expected finite numbers")
-    if not 1 <= steps <= MAX_STEPS:
-        raise SeqtuneError(f"--steps: must be an integer 1..{MAX_STEPS}, got {steps}")
-    if steps > 1 and len(columns) > 1:
-        raise SeqtuneError(f"--steps: the model also reads {', '.join(columns[1:])}, whose "
-                           f"future values are unknown; it forecasts 1 step, not {steps}")
-    mean, std = np.asarray(ctx["mean"]), np.asarray(ctx["std"])
-    scaled = list((history[-window:] - mean) / std)
-    values = []
-    for _ in range(steps):
-        x = np.asarray(scaled[-window:], dtype=np.float32)[None]
-        next_scaled = float(predict(checkpoint.model, x)[0])
-        values.append(next_scaled * std[0] + mean[0])
-        scaled.append(np.array([next_scaled]))
-    return values
-
-
-def _show(row: list[float]) -> str:
+def show(row: list[float]) -> str:
+    """An input row as a message shows it (cut after 60 characters)."""
     text = " ".join(f"{v:g}" for v in row)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -25,7 +25,6 @@ import optuna
 import pytest
 import torch
 
-from seqtune import predict
 from seqtune.blobs import get_blob
 from seqtune.config import load_config
 from seqtune.errors import SeqtuneError
@@ -35,8 +34,9 @@ from seqtune.space import parse_space
 from seqtune.study import load_best_checkpoint, load_checkpoint, optimize
 from seqtune.study._artifacts import make_checkpoint
 from seqtune.tasks import make_task
-from seqtune.tasks.digitsum import dense_data
-from seqtune.tasks.seeded import continue_sequence
+from seqtune.tasks.digitsum import DigitSumTask, dense_data
+from seqtune.tasks.forecast._predict import forecast
+from seqtune.tasks.seeded import SeededTask, continue_sequence
 from seqtune.trainer import predict as model_predict
 
 REPO = Path(__file__).resolve().parents[1]
@@ -225,13 +225,13 @@ def test_predict_input_and_artifact_folder_are_checked(filled, tmp_path):
     checkpoint = load_best_checkpoint(seeded, filled["artifacts"])
     with pytest.raises(SeqtuneError, match=r"^--seq: expected 5 seed values per sequence, "
                                            r"got 3 \(0.1 0.2 0.3\)$"):
-        predict.continue_seeds(checkpoint, [("--seq", [0.1, 0.2, 0.3])])
+        SeededTask.predict_input(checkpoint, [("--seq", [0.1, 0.2, 0.3])], {})
     digits = load_best_checkpoint(optuna.load_study(study_name=DIGITSUM, storage=filled["url"]),
                                   filled["artifacts"])
     with pytest.raises(SeqtuneError, match=r"^--file f.txt, line 2: expected at least 2 "
                                            r"digits 0-9 per sequence, got 1 12$"):
-        predict.digit_sums(digits, [("--file f.txt, line 1", [1, 2]),
-                                    ("--file f.txt, line 2", [1, 12])])
+        DigitSumTask.predict_input(digits, [("--file f.txt, line 1", [1, 2]),
+                                            ("--file f.txt, line 2", [1, 12])], {})
     with pytest.raises(SeqtuneError, match=r"^--artifact-dir .*nowhere: no artifact"):
         load_best_checkpoint(seeded, tmp_path / "nowhere")
     failed = optuna.load_study(study_name=DIVERGE, storage=filled["url"])
@@ -254,7 +254,7 @@ def test_rainfall_checkpoint_forecasts_like_training_saw_the_data(tmp_path):
     series = task.series
     for i in (0, 17, len(val) - 1):
         t = int(val.meta["index"][i])
-        (got,) = predict.forecast(checkpoint, series[:t])
+        (got,) = forecast(checkpoint, series[:t])
         assert got == pytest.approx(expected[i], rel=1e-5, abs=1e-6)
-    two = predict.forecast(checkpoint, series, steps=2)
-    assert len(two) == 2 and two[0] == pytest.approx(predict.forecast(checkpoint, series)[0])
+    two = forecast(checkpoint, series, steps=2)
+    assert len(two) == 2 and two[0] == pytest.approx(forecast(checkpoint, series)[0])

@@ -1,6 +1,8 @@
-"""Forecasting from your own CSV: a date column sorted oldest first, checked for a
-regular step, the season length from it, dates on the plot axis; the README's
-"Your own data" section run as written (budgets cut to one short trial)."""
+"""Forecasting from your own CSV (the ``forecast`` task; ``rainfall`` is its
+preset): a date column sorted oldest first, checked for a regular step, the
+season length from it, exogenous input columns, dates on the plot axis; the
+README's "Your own data" section and ``examples/forecast.toml`` run as
+written (budgets cut to one short trial)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,17 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import torch
 
 from seqtune.errors import SeqtuneError
-from seqtune.report._rainfall import rainfall_panels
+from seqtune.models import build_model
+from seqtune.study import load_checkpoint
+from seqtune.study._artifacts import make_checkpoint
 from seqtune.tasks import make_task
+from seqtune.tasks.forecast import ForecastTask
+from seqtune.tasks.forecast._baselines import forecast_baselines
+from seqtune.tasks.forecast._report import forecast_panels
+from seqtune.trainer import predict
 
 REPO = Path(__file__).resolve().parents[1]
 #: the budget every README command is cut to
@@ -129,11 +138,9 @@ def test_bad_dates_are_one_line(tmp_path, case):
 
 
 def test_the_seasonal_baselines_follow_a_quarterly_season(tmp_path):
-    from seqtune.baselines._rainfall import rainfall_baselines
-
     task = own_task(write_newest_first(series(96, "QS", "1980-01-01"), tmp_path / "q.csv"),
                     max_window=8)
-    rows = {r.name: r for r in rainfall_baselines(task, task.splits(window=8))}
+    rows = {r.name: r for r in forecast_baselines(task, task.splits(window=8))}
     assert "AutoReg(4)" in rows and "AutoReg(12)" not in rows
     assert rows["seasonal naive"].description == "the value 4 steps (one season) earlier"
     assert rows["seasonal mean"].fitted["val"].season == 4
@@ -147,16 +154,105 @@ def test_the_seasonal_baselines_follow_a_quarterly_season(tmp_path):
 
 def test_the_forecast_plot_has_dates_on_its_x_axis(tmp_path):
     task = own_task(write_newest_first(series(), tmp_path / "s.csv"))
-    figure = rainfall_panels(task, None)[0].figure
+    figure = forecast_panels(task, None)[0].figure
     assert figure.layout.xaxis.title.text == "date"
     actual = figure.data[0]
     assert actual.name == "actual value"
     assert pd.Timestamp(actual.x[0]) == pd.Timestamp("2007-01-01")  # the val block's first
     assert pd.Timestamp(actual.x[-1]) == pd.Timestamp("2008-12-01")
-    elnino = rainfall_panels(make_task({"name": "rainfall"}), None)[0]
+    elnino = forecast_panels(make_task({"name": "rainfall"}), None)[0]
     assert elnino.figure.data[0].name == "actual elnino"
     assert "Precipitation" not in elnino.caption + json.dumps(elnino.figure.to_plotly_json(),
                                                                default=str)
+
+
+# --- forecast: the generic task, rainfall its preset -------------------------
+FORECAST = {"name": "forecast", "test_size": 12, "val_size": 12, "max_window": 12}
+
+
+def test_forecast_needs_a_csv_a_target_and_a_season(tmp_path):
+    path = write_newest_first(series(), tmp_path / "s.csv")
+    for settings, message in (
+            ({}, "task.csv: the CSV file of your series; required"),
+            ({"csv": str(path)}, "task.target: the name of the column to forecast; required"),
+            ({"csv": str(path), "target": "value"}, "task.season: unknown without dates")):
+        with pytest.raises(SeqtuneError, match=f"^{re.escape(message)}"):
+            make_task({**FORECAST, **settings})
+    task = make_task({**FORECAST, "csv": str(path), "target": "value", "season": 6})
+    assert task.season_length == 6 and task.config()["season"] == 6
+    np.testing.assert_allclose(task.series, series()["value"].to_numpy()[::-1])  # file order
+
+
+def test_rainfall_is_the_forecast_task_with_the_posts_defaults(tmp_path):
+    path = write_newest_first(series(), tmp_path / "s.csv")
+    settings = {"csv": str(path), "target": "value", "time": "date", "test_size": 12,
+                "val_size": 12, "max_window": 12}
+    forecast, rainfall = (make_task({"name": n, **settings}) for n in ("forecast", "rainfall"))
+    assert isinstance(rainfall, ForecastTask)
+    assert {**forecast.config(), "name": "rainfall"} == rainfall.config()
+    for a, b in zip(forecast.raw_data(), rainfall.raw_data(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [r.to_dict() for r in forecast_baselines(forecast, forecast.splits(window=12))] == \
+        [r.to_dict() for r in forecast_baselines(rainfall, rainfall.splits(window=12))]
+    # the preset's own defaults: the post's target column, and elnino without a CSV
+    assert make_task({"name": "rainfall"}).target == "Precipitation"
+    with pytest.raises(SeqtuneError, match="missing column 'Precipitation'"):
+        make_task({"name": "rainfall", "csv": str(path), "time": "date"})
+    assert make_task({"name": "rainfall"}).series_label == "elnino"
+
+
+def leading(n: int = 120) -> pd.DataFrame:
+    """``value`` follows last month's ``driver``, a random walk it cannot foresee."""
+    rng = np.random.default_rng(1)
+    driver = np.cumsum(rng.normal(0, 1, n))
+    value = np.r_[0.0, 2 * driver[:-1]] + rng.normal(0, 0.05, n)
+    return pd.DataFrame({"date": pd.date_range("2000-01-01", periods=n, freq="MS")
+                         .strftime("%Y-%m-%d"), "value": value.round(6),
+                         "driver": driver.round(6)})
+
+
+def test_exogenous_columns_are_model_inputs_beside_the_target(tmp_path):
+    frame = leading()
+    path = write_newest_first(frame, tmp_path / "lead.csv")
+    both = make_task({**FORECAST, "csv": str(path), "target": "value", "time": "date",
+                      "exogenous": ["driver"]})
+    alone = make_task({**FORECAST, "csv": str(path), "target": "value", "time": "date"})
+    assert both.model_spec() == {"n_features": 2} and alone.model_spec() == {"n_features": 1}
+    test = both.splits(window=3).test
+    t = int(test.meta["index"][0])
+    window = test.inputs[0].astype(np.float64) * both.std + both.mean  # back in data units
+    np.testing.assert_allclose(window, frame[["value", "driver"]].to_numpy()[t - 3:t],
+                               rtol=1e-5, atol=1e-4)
+    # the window ridge reads the driver: it forecasts what the target's past cannot
+    with_driver = [r for r in forecast_baselines(both, both.splits(window=12))
+                   if r.name.startswith("ridge")][0].test["mse"]
+    without = [r for r in forecast_baselines(alone, alone.splits(window=12))
+               if r.name.startswith("ridge")][0].test["mse"]
+    assert with_driver < 0.1 * without, (with_driver, without)
+    with pytest.raises(SeqtuneError, match="'value' is the target"):
+        make_task({**FORECAST, "csv": str(path), "target": "value", "time": "date",
+                   "exogenous": ["value"]})
+
+
+def test_a_checkpoint_with_exogenous_columns_predicts_from_the_csv(tmp_path):
+    path = write_newest_first(leading(), tmp_path / "lead.csv")
+    task = make_task({**FORECAST, "csv": str(path), "target": "value", "time": "date",
+                      "exogenous": ["driver"]})
+    torch.manual_seed(0)
+    model = build_model(task.model_kind, "gru", 8, 1, **task.model_spec())
+    torch.save(make_checkpoint(task, {"architecture": "gru", "hidden_size": 8,
+                                      "num_layers": 1, "window": 5}, model, trial=0, value=1.0),
+               tmp_path / "lead.pt")
+    checkpoint = load_checkpoint(tmp_path / "lead.pt")
+    [row] = ForecastTask.predict_input(checkpoint, [], {"csv": path})
+    scaled = ((task.data[-5:] - task.mean) / task.std).astype(np.float32)[None]
+    expected = float(predict(model, scaled)[0]) * task.std[0] + task.mean[0]
+    assert row["prediction"] == [pytest.approx(expected, rel=1e-5)]
+    np.testing.assert_allclose(row["input"], task.series)  # oldest first, the target column
+    with pytest.raises(SeqtuneError, match="^--steps: the model also reads driver"):
+        ForecastTask.predict_input(checkpoint, [], {"csv": path, "steps": 2})
+    with pytest.raises(SeqtuneError, match=r"^--seq: the model reads 2 column\(s\)"):
+        ForecastTask.predict_input(checkpoint, [("--seq", [1.0] * 5)], {})
 
 
 # --- the README, end to end through the CLI --------------------------------
@@ -236,3 +332,33 @@ def test_the_cli_flags_target_and_time_on_the_shipped_study_file(tmp_path, cli):
     assert (config["target"], config["time"], config["season"]) == ("value", "date", 12)
     rebuilt = make_task({**config, "csv": str(tmp_path / config["csv"])})
     np.testing.assert_allclose(rebuilt.series, series()["value"].to_numpy())
+
+
+def test_the_readme_study_file_is_examples_forecast_toml():
+    [(_, toml)] = [b for b in readme_blocks("Your own data") if b[0] == "toml"]
+    assert toml == (REPO / "examples" / "forecast.toml").read_text(encoding="utf-8")
+
+
+def test_the_forecast_example_reads_another_csv_through_the_cli_flags(tmp_path, cli):
+    """``examples/forecast.toml`` on a file whose columns it does not name:
+    ``--csv``, ``--target`` and ``--time`` make the study; predict reads the file."""
+    series().rename(columns={"date": "month", "value": "units"}).iloc[::-1].to_csv(
+        tmp_path / "sales.csv", index=False)
+    url = f"sqlite:///{tmp_path / 'sales.db'}"
+    result = cli("optimize", str(REPO / "examples" / "forecast.toml"), "--csv", "sales.csv",
+                 "--target", "units", "--time", "month", "--study-name", "sales",
+                 "--storage", url, *TINY, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    config = optuna.load_study(study_name="sales", storage=url).user_attrs["task"]
+    assert (config["name"], config["target"], config["time"], config["season"]) == \
+        ("forecast", "units", "month", 12)
+    board = cli("leaderboard", "sales", "--storage", url, "-f", "json", cwd=tmp_path)
+    names = {row["name"] for row in json.loads(board.stdout)["rows"]}
+    assert {"AutoReg(12)", "seasonal naive", "SARIMA"} <= names, names
+    done = cli("predict", "sales", "--csv", "sales.csv", "--steps", "3", "--storage", url,
+               "-f", "json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [row] = json.loads(done.stdout)["predictions"]
+    assert len(row["prediction"]) == 3 and row["input"][-1] == series()["value"].iloc[-1]
+    refused = cli("predict", "sales", "--seq", "1 2 3", "--storage", url, cwd=tmp_path)
+    assert refused.returncode == 2 and "window of" in refused.stderr

@@ -6,11 +6,14 @@ seqtune changed; a broken plugin is one line."""
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
 import optuna
 import pytest
+
+import seqtune
 
 TINY = ["--n-trials", "1", "--max-epochs", "2", "--repeats", "0", "--workers", "1"]
 
@@ -133,3 +136,26 @@ def test_a_broken_plugin_is_one_line_and_the_others_still_work(tmp_path, cli, mo
     # a built-in task is unaffected: its help and study checks still run
     result = cli("optimize", "--help", cwd=tmp_path, env=_env(site))
     assert result.returncode == 0, result.stderr
+
+
+BUILTIN = "seeded|rainfall|digitsum|sequences|forecast"
+#: what a branch on a task looks like: a name compared, a class tested, a task's
+#: module imported
+BRANCHES = (re.compile(rf"""(==|!=)\s*["']({BUILTIN})["']|["']({BUILTIN})["']\s*(==|!=)"""),
+            re.compile(r"isinstance\([^)]*(Seeded|Rainfall|DigitSum|Sequences|Forecast)Task"),
+            re.compile(rf"^\s*from seqtune\.tasks\.({BUILTIN})\b", re.MULTILINE))
+
+
+def test_the_core_never_branches_on_a_task():
+    """Study, trainer, report, CLI, baselines: they call the task's hooks, so a
+    new task changes no file outside its package and the registry (the Flux
+    post-mortem is the seeded task's own experiment)."""
+    package = Path(seqtune.__file__).parent
+    core = [p for p in package.rglob("*.py")
+            if p.relative_to(package).parts[0] not in ("tasks", "postmortem")]
+    assert len(core) > 30
+    found = [f"{p.relative_to(package)}: {m.group(0).strip()}" for p in core
+             for pattern in BRANCHES for m in pattern.finditer(p.read_text(encoding="utf-8"))]
+    assert found == []
+    # the check itself sees a branch
+    assert BRANCHES[0].search('if task["name"] == "rainfall":')

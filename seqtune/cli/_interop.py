@@ -14,7 +14,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from optuna.distributions import (
     BaseDistribution,
@@ -24,7 +23,6 @@ from optuna.distributions import (
 )
 from rich.table import Table
 
-from seqtune import predict
 from seqtune.cli._app import (
     ArtifactDirOpt,
     FormatOpt,
@@ -50,7 +48,6 @@ from seqtune.study import (
     train_and_score,
 )
 from seqtune.tasks import TASKS, make_task
-from seqtune.tasks.rainfall import read_csv_series
 
 StudyArg = Annotated[str, typer.Argument(
     metavar="STUDY", help="A study file (studies/seeded-drift.toml) or the name of one in "
@@ -179,7 +176,8 @@ def evaluate_cmd(
              "`optuna ask -f json`. Fixed values come from the study file.")],
     set_: SetOpt = None,
     csv: Annotated[Path | None, typer.Option(
-        metavar="FILE", help="rainfall: read this CSV (target column Precipitation).")] = None,
+        metavar="FILE", help="forecast, rainfall: read this CSV (same as --set csv=FILE).")]
+    = None,
     max_epochs: Annotated[int | None, typer.Option(
         metavar="N", help="Upper bound on epochs (default: the study file's).")] = None,
     seed: Annotated[int | None, typer.Option(
@@ -265,26 +263,19 @@ def _inputs(seq: list[str], file: Path | None) -> list[tuple[str, list[float]]]:
 
 
 def _predictions(checkpoint: Checkpoint, rows: list[tuple[str, list[float]]],
-                 csv: Path | None, steps: int) -> list[dict[str, Any]]:
-    task = checkpoint.task
-    if csv is not None and task["name"] != "rainfall":
-        raise SeqtuneError(f"--csv: only for rainfall studies; this one is {task['name']}")
-    if not rows and csv is None:
+                 options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The task's predictions for the input; an option the task does not read,
+    or no input at all, is one line."""
+    name = checkpoint.task["name"]
+    cls = TASKS[name]
+    for option in options:
+        if option not in cls.predict_options:
+            reads = ", ".join(f"--{o}" for o in ("seq", "file", *cls.predict_options))
+            raise SeqtuneError(f"--{option}: not for {name} studies (they read {reads})")
+    if not rows and options.get("csv") is None:
         raise SeqtuneError("predict: no input; give --seq, --file" +
-                           (" or --csv" if task["name"] == "rainfall" else ""))
-    if task["name"] == "rainfall":
-        histories = [(where, np.asarray(row)) for where, row in rows]
-        if csv is not None:
-            histories.append((f"--csv {csv}", read_csv_series(
-                csv, task["target"], tuple(task["exogenous"]), task.get("time"))))
-        return [{"input": h.reshape(len(h), -1)[:, 0].tolist(),
-                 "prediction": predict.forecast(checkpoint, h, steps, where)}
-                for where, h in histories]
-    if task["name"] == "seeded":
-        return predict.continue_seeds(checkpoint, rows)
-    if task["name"] == "digitsum":
-        return predict.digit_sums(checkpoint, rows)
-    return predict.classify(checkpoint, rows)  # any other classifier: sequences, plugins
+                           (" or --csv" if "csv" in cls.predict_options else ""))
+    return cls.predict_input(checkpoint, rows, options)
 
 
 def _cell(value: Any) -> str:
@@ -301,15 +292,17 @@ def predict_cmd(
     seq: Annotated[list[str] | None, typer.Option(
         metavar="NUMBERS",
         help="One input sequence, numbers separated by commas or spaces (repeatable): "
-             "seeded: the seeds; digitsum: the digits; rainfall: the recent history.")] = None,
+             "seeded: the seeds; digitsum: the digits; forecast, rainfall: the recent "
+             "history.")] = None,
     file: Annotated[Path | None, typer.Option(
         metavar="FILE", help="A text file with one input sequence per line.")] = None,
     csv: Annotated[Path | None, typer.Option(
         metavar="FILE",
-        help="rainfall: forecast after the last row of this CSV (the study's columns).")]
-    = None,
-    steps: Annotated[int, typer.Option(
-        metavar="N", help="rainfall: values to forecast, each fed back as input.")] = 1,
+        help="forecast, rainfall: forecast after the last row of this CSV (the study's "
+             "columns).")] = None,
+    steps: Annotated[int | None, typer.Option(
+        metavar="N", help="forecast, rainfall: values to forecast, each fed back as input "
+                          "(default 1).")] = None,
     output: FormatOpt = OutputFormat.table,
     as_json: JsonAliasOpt = False,
     storage: StorageOpt = None,
@@ -317,8 +310,9 @@ def predict_cmd(
 ) -> None:
     """Predict with the best model of STUDY, loaded from its checkpoint artifact.
 
-    seeded: the continuation after given seeds; rainfall: the next values after a
-    given series or CSV; digitsum: the sum of the first two digits.
+    seeded: the continuation after given seeds; forecast, rainfall: the next values
+    after a given series or CSV; digitsum: the sum of the first two digits; any
+    other task: what its predict_input makes of the input.
 
     Examples:
 
@@ -330,7 +324,8 @@ def predict_cmd(
     url = resolve_storage_url(storage)
     study = seqtune_study(study_name, url, "predict")
     checkpoint = load_best_checkpoint(study, resolve_artifact_dir(url, artifact_dir))
-    rows = _predictions(checkpoint, _inputs(seq or [], file), csv, steps)
+    options = {k: v for k, v in (("csv", csv), ("steps", steps)) if v is not None}
+    rows = _predictions(checkpoint, _inputs(seq or [], file), options)
     info = checkpoint.data
     metric = TASKS[checkpoint.task["name"]].metric
     if output == OutputFormat.json:

@@ -128,16 +128,8 @@ def _check_checkpoint(data: Any, path: str | Path) -> None:
         check_settings(task.get("name"), {k: v for k, v in task.items() if k != "name"})
     except SeqtuneError as exc:
         raise refuse(str(exc)) from None
-    if task.get("name") == "seeded" and not isinstance(task.get("n_seeds"), int):
-        raise refuse("task.n_seeds missing")
-    if task.get("name") == "rainfall":
-        ctx = data["context"]
-        columns = ctx.get("columns")
-        if not (isinstance(ctx.get("window"), int) and 1 <= ctx["window"] <= 1000
-                and isinstance(columns, list) and columns
-                and all(isinstance(ctx.get(k), list) and len(ctx[k]) == len(columns)
-                        for k in ("mean", "std"))):
-            raise refuse("context needs window, columns, mean and std")
+    if (problem := TASKS[task["name"]].check_checkpoint(task, data["context"])) is not None:
+        raise refuse(problem)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

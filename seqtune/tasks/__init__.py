@@ -8,6 +8,7 @@ from typing import Any
 from seqtune.errors import SeqtuneError
 from seqtune.tasks._base import Split, Splits, Task
 from seqtune.tasks.digitsum import DigitSumTask
+from seqtune.tasks.forecast import ForecastTask
 from seqtune.tasks.rainfall import RainfallTask
 from seqtune.tasks.seeded import SeededTask
 from seqtune.tasks.sequences import SequencesTask
@@ -16,7 +17,8 @@ from seqtune.tasks.sequences import SequencesTask
 #: ``pyproject.toml``: ``[project.entry-points."seqtune.tasks"]`` ``mytask =
 #: "my_package:MyTask"``
 ENTRY_POINT_GROUP = "seqtune.tasks"
-BUILTIN_TASKS: tuple[type[Task], ...] = (SeededTask, RainfallTask, DigitSumTask, SequencesTask)
+BUILTIN_TASKS: tuple[type[Task], ...] = (SeededTask, RainfallTask, DigitSumTask, SequencesTask,
+                                         ForecastTask)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -67,6 +67,9 @@ class Task(ABC):
     #: settings that name a data file: a relative path in a study file is
     #: resolved against the study file's folder
     path_settings: ClassVar[tuple[str, ...]] = ()
+    #: ``seqtune predict`` options the task reads besides ``--seq`` and ``--file``
+    #: (``"csv"``, ``"steps"``); a study of another task refuses them
+    predict_options: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def config(self) -> dict[str, Any]:
@@ -137,6 +140,30 @@ class Task(ABC):
         checked against a process's limit before any data is made; None where
         the task reads its data (its own reader checks the size)."""
         return None
+
+    @classmethod
+    def check_checkpoint(cls, settings: dict[str, Any], context: dict[str, Any]) -> str | None:
+        """What makes a stored checkpoint unusable for this task (its task settings
+        and :meth:`prediction_context`, read from a file), in a few words, or None;
+        checked before its model is built. Checks nothing by default."""
+        return None
+
+    @classmethod
+    def predict_input(cls, checkpoint: Any, rows: list[tuple[str, list[float]]],
+                      options: dict[str, Any]) -> list[dict[str, Any]]:
+        """``seqtune predict``: the predictions of ``checkpoint``'s model (a
+        ``seqtune.study.Checkpoint``) for raw user input, one dict per input
+        (``input``, ``prediction``, ...). ``rows`` are (where it came from, numbers),
+        ``options`` those of :attr:`predict_options` that were given. Bad input is
+        a ``SeqtuneError`` naming where it came from. By default a classifier
+        predicts the label of token sequences 0..vocab_size-1."""
+        from seqtune.errors import SeqtuneError
+        from seqtune.predict import classify
+
+        if cls.model_kind != "classifier":
+            raise SeqtuneError(f"predict: task {cls.name!r} does not read raw input "
+                               "(it defines no predict_input)")
+        return classify(checkpoint, rows)
 
     def prediction_context(self) -> dict[str, Any]:
         """What a checkpoint stores, besides the data knobs, to turn raw user input

@@ -101,6 +101,13 @@ class DigitSumTask(Task):
         curve = memory_curve(views, self)
         return curve_verdict(curve, self.length) if curve else []
 
+    @classmethod
+    def predict_input(cls, checkpoint: Any, rows: list[tuple[str, list[float]]],
+                      options: dict[str, Any]) -> list[dict[str, Any]]:
+        """The predicted sum of each digit sequence, and its probability."""
+        from seqtune.predict import classify
+        return classify(checkpoint, rows, min_length=2, tokens="digits")
+
     def __init__(self, length: int = 10, mode: str = "book", seed: int = 0,
                  n_train: int = 3000) -> None:
         if not isinstance(length, int) or length < 3:

@@ -81,6 +81,17 @@ class SeededTask(Task):
         from seqtune.tasks.seeded._report import seeded_verdict
         return seeded_verdict(view)
 
+    @classmethod
+    def check_checkpoint(cls, settings: dict[str, Any], context: dict[str, Any]) -> str | None:
+        return None if isinstance(settings.get("n_seeds"), int) else "task.n_seeds missing"
+
+    @classmethod
+    def predict_input(cls, checkpoint: Any, rows: list[tuple[str, list[float]]],
+                      options: dict[str, Any]) -> list[dict[str, Any]]:
+        """The free-running continuation after each row of seeds."""
+        from seqtune.tasks.seeded._predict import continue_seeds
+        return continue_seeds(checkpoint, rows)
+
     def __init__(self, rule: str = "drift", n_seeds: int = 5, horizon: int = 5,
                  n_train: int = 1000, n_val: int = 100, n_test: int = 1000,
                  seed: int = 0) -> None:

@@ -1,4 +1,5 @@
-"""Baselines of the ``rainfall`` task: one-step-ahead forecasts of val and test.
+"""Baselines of the ``forecast`` task (and of its preset ``rainfall``): one-step-ahead
+forecasts of val and test.
 
 Every row follows one protocol. The val number is fitted on train only, the
 test number on train+val; each fitted model then forecasts its block one
@@ -11,12 +12,12 @@ SARIMA) follow the statsmodels convention rather than scikit-learn's:
 ``fit(series)`` on the values before the block, then ``forecast(series,
 index)`` for the targets ``series[index]``, reading only ``series[:t]`` for
 target ``t``. They forecast in the series' own units and are scored by
-:meth:`RainfallTask.score_values`. The state-space models (ETS, SARIMA)
+:meth:`ForecastTask.score_values`. The state-space models (ETS, SARIMA)
 carry their filter across the block with ``results.append(block)``, which
 re-runs the filter with the fitted parameters and initial states; their
 ``extend`` is not used because statsmodels' state-space ExponentialSmoothing
 re-imposes its estimated initial state on the extended data. The ridge reads
-the same scaled windows as the RNN and is scored by :meth:`RainfallTask.score`.
+the same scaled windows as the RNN and is scored by :meth:`ForecastTask.score`.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from sklearn.utils.validation import check_is_fitted
 from statsmodels.tsa.ar_model import AutoReg, ar_select_order
 
 from seqtune.baselines._base import BaselineResult
-from seqtune.tasks import Split, Splits
-from seqtune.tasks.rainfall import RainfallTask
+from seqtune.tasks._base import Split, Splits
+from seqtune.tasks.forecast._task import ForecastTask
 
 #: the post's season (monthly data), the estimators' default; the task's rows
 #: follow ``task.season_length`` (12 for monthly data, 4 quarterly, ...)
@@ -245,12 +246,12 @@ def lagged(series: np.ndarray, index: np.ndarray, n_lags: int) -> np.ndarray:
     return np.asarray(series)[np.asarray(index)[:, None] + np.arange(-n_lags, 0)]
 
 
-def history(task: RainfallTask, split: Split, n_lags: int) -> np.ndarray:
+def history(task: ForecastTask, split: Split, n_lags: int) -> np.ndarray:
     """Per target of ``split``, the ``n_lags`` true values before it, oldest first."""
     return lagged(task.series, split.meta["index"], n_lags)
 
 
-def _walk_forward(task: RainfallTask, splits: Splits, name: str, description: str,
+def _walk_forward(task: ForecastTask, splits: Splits, name: str, description: str,
                   estimator: BaseEstimator, fits: bool, note: str = "") -> BaselineResult:
     """Fit on everything before each block (train for val, train+val for test),
     then forecast the block one step ahead from the true history, no refit.
@@ -271,7 +272,7 @@ def _walk_forward(task: RainfallTask, splits: Splits, name: str, description: st
                           note or _protocol(task, fits), fitted, forecasts)
 
 
-def _protocol(task: RainfallTask, fits: bool) -> str:
+def _protocol(task: ForecastTask, fits: bool) -> str:
     """The one test protocol, in words, with this data's sizes."""
     if not fits:
         return "nothing fitted; one step ahead from the true history across val and test"
@@ -289,7 +290,7 @@ def _lag_text(lags: np.ndarray) -> str:
     return "lags " + ", ".join(map(str, lags))
 
 
-def _ridge(task: RainfallTask, splits: Splits) -> BaselineResult:
+def _ridge(task: ForecastTask, splits: Splits) -> BaselineResult:
     """Ridge on the RNN's windows: fitted on the train windows for val, on the
     train+val windows for test; a window is the true history before its target."""
     window, n_features = splits.train.inputs.shape[1:]
@@ -309,7 +310,7 @@ def _ridge(task: RainfallTask, splits: Splits) -> BaselineResult:
         f"feature(s), shrunk towards zero; {_protocol(task, True)}", fitted, forecasts)
 
 
-def rainfall_baselines(task: RainfallTask, splits: Splits) -> list[BaselineResult]:
+def forecast_baselines(task: ForecastTask, splits: Splits) -> list[BaselineResult]:
     """``splits`` are the task's splits at its default window (the ridge's input)."""
     season = task.season_length
     n_val_fit = task.split_bounds()["val"][0]
@@ -347,7 +348,7 @@ def rainfall_baselines(task: RainfallTask, splits: Splits) -> list[BaselineResul
     return results
 
 
-def _state_space_rows(task: RainfallTask, splits: Splits, season: int,
+def _state_space_rows(task: ForecastTask, splits: Splits, season: int,
                       protocol: str) -> list[BaselineResult]:
     """ETS and SARIMA, each left out where none of its candidates fits the data."""
     rows = []

@@ -1,6 +1,6 @@
-"""The rainfall page: the test block, actual against the best model, AutoReg(season)
-and seasonal naive; predicted against actual. The x axis holds the dates of the
-task's time column where it has one, else the time index."""
+"""The forecast page (and rainfall's): the test block, actual against the best
+model, AutoReg(season) and seasonal naive; predicted against actual. The x axis
+holds the dates of the task's time column where it has one, else the time index."""
 
 from __future__ import annotations
 
@@ -9,16 +9,17 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from seqtune.baselines._rainfall import AutoRegForecaster, LaggedValue
-from seqtune.baselines._rainfall import history as lagged_history
 from seqtune.report._figures import Panel, series_color, text
 from seqtune.study import Checkpoint
-from seqtune.tasks.rainfall import RainfallTask, step_words
+from seqtune.tasks.forecast._baselines import AutoRegForecaster, LaggedValue
+from seqtune.tasks.forecast._baselines import history as lagged_history
+from seqtune.tasks.forecast._data import step_words
+from seqtune.tasks.forecast._task import ForecastTask
 from seqtune.trainer import predict
 
 
-def rainfall_forecasts(task: RainfallTask, checkpoint: Checkpoint | None
-                       ) -> dict[str, np.ndarray]:
+def forecast_lines(task: ForecastTask, checkpoint: Checkpoint | None
+                   ) -> dict[str, np.ndarray]:
     """One-step-ahead forecasts of the test block, in the series' units: the
     best model (if any), AutoReg(season) and seasonal naive fitted on everything
     before the test block (as the baselines' test numbers are)."""
@@ -37,7 +38,7 @@ def rainfall_forecasts(task: RainfallTask, checkpoint: Checkpoint | None
     return out
 
 
-def time_axis(task: RainfallTask, start: int, stop: int) -> tuple[Any, str]:
+def time_axis(task: ForecastTask, start: int, stop: int) -> tuple[Any, str]:
     """The x values of rows ``start:stop`` and the axis title: the dates of the
     task's time column, or the row index of a series without one."""
     if task.dates is None:
@@ -45,7 +46,7 @@ def time_axis(task: RainfallTask, start: int, stop: int) -> tuple[Any, str]:
     return task.dates[start:stop].to_pydatetime(), task.time or "date"
 
 
-def _edge(task: RainfallTask, i: float) -> Any:
+def _edge(task: ForecastTask, i: float) -> Any:
     """The x position half-way between rows ``i - 0.5`` and ``i + 0.5``."""
     if task.dates is None:
         return i
@@ -56,8 +57,8 @@ def _edge(task: RainfallTask, i: float) -> Any:
     return (dates[low] + (dates[high] - dates[low]) / 2).to_pydatetime()
 
 
-def rainfall_panels(task: RainfallTask, checkpoint: Checkpoint | None) -> list[Panel]:
-    forecasts = rainfall_forecasts(task, checkpoint)
+def forecast_panels(task: ForecastTask, checkpoint: Checkpoint | None) -> list[Panel]:
+    forecasts = forecast_lines(task, checkpoint)
     (val_start, _), (start, stop) = task.split_bounds()["val"], task.split_bounds()["test"]
     context, x_title = time_axis(task, val_start, stop)
     test_x, _ = time_axis(task, start, stop)
@@ -75,7 +76,7 @@ def rainfall_panels(task: RainfallTask, checkpoint: Checkpoint | None) -> list[P
     fig.update_layout(xaxis_title=text(x_title), yaxis_title=name)
     step = "" if task.frequency is None else f" (one row every {step_words(task.frequency)})"
     panels = [Panel("fig-task", "Forecast vs actual (test block)",
-                    f"Series: {_series_words(task)}{step}. One-step-ahead forecasts of the "
+                    f"Series: {task.series_words}{step}. One-step-ahead forecasts of the "
                     f"last {stop - start} points from the true history; the val block before "
                     "it is shown for context.", fig)]
     if "best model" in forecasts:
@@ -91,10 +92,3 @@ def rainfall_panels(task: RainfallTask, checkpoint: Checkpoint | None) -> list[P
                             "Each test point's forecast against the actual value; the "
                             "dotted line is a perfect forecast.", scatter))
     return panels
-
-
-def _series_words(task: RainfallTask) -> str:
-    if task.csv is None:
-        return ("elnino, statsmodels' bundled monthly El Nino sea-surface temperatures "
-                "(degrees C)")
-    return f"column {task.target!r} of {task.series_name}"
