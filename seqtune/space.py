@@ -36,7 +36,7 @@ PARAMETERS: dict[str, str] = {
     "grad_clip": "max gradient norm (0 = no clipping)",
     "teacher_forcing": "seeded: probability of feeding the true previous value in training",
     "rollout": "seeded: continuation steps the training loss covers (1 = one-step-ahead)",
-    "window": "rainfall: input window length in months",
+    "window": "forecast, rainfall: input window length in time steps (rows)",
 }
 #: what every value of a parameter must be: integer or real, and its bounds
 #: (``low_open``: the low bound itself is excluded). The upper bounds keep one

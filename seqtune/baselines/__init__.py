@@ -1,10 +1,11 @@
 """Classical baselines on the same splits and metrics as the tuned models.
 
-Each task's baselines are fitted on its training split (``rainfall``: on
-train+val for the test number, then one step ahead without refit) and
-scored by the task's own ``score``; :func:`ensure_baselines` stores them
-once per study as the user attr ``baselines`` (readable with ``optuna
-studies -f json``).
+Each task's baselines live in its package (:meth:`~seqtune.tasks.Task.baselines`,
+e.g. ``seqtune/tasks/forecast/_baselines.py``), fitted on its training split
+(a forecast's test numbers on train+val, then one step ahead without refit)
+and scored by the task's own ``score``; this package holds what they share:
+the result record, :func:`evaluate_baselines`, and :func:`ensure_baselines`,
+which stores them once per study as the blob ``baselines``.
 """
 
 from seqtune.baselines._base import BaselineResult

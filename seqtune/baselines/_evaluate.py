@@ -14,12 +14,12 @@ _CACHE: dict[str, list[BaselineResult]] = {}
 
 def evaluate_baselines(task: Task, splits: Splits | None = None) -> list[BaselineResult]:
     """Fit every baseline of ``task`` and score it on val and test: each val
-    number is fitted on train; each test number on train for ``seeded`` and
-    ``digitsum``, and on train+val for every fitted ``rainfall`` row (then one
-    step ahead from the true history). ``BaselineResult.fit_data`` says which.
+    number is fitted on train; each test number on train or, where the task
+    says so (a forecast's fitted rows, then one step ahead from the true
+    history), on train+val. ``BaselineResult.fit_data`` says which.
 
     ``splits`` default to the task's splits at its default data knobs (e.g.
-    the rainfall window of 12), the same objects the trials are scored on;
+    a forecast's window of 12), the same objects the trials are scored on;
     those results are cached for the process (baselines are deterministic).
     The baselines are the task's own (:meth:`Task.baselines`, which imports
     scikit-learn or statsmodels only when called). The fits are small, so they

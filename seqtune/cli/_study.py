@@ -100,13 +100,15 @@ def optimize_cmd(
         metavar="N", help="Upper bound on epochs per trial (early stopping may end sooner).")]
     = None,
     csv: Annotated[Path | None, typer.Option(
-        metavar="FILE", help="rainfall: read this CSV (target column Precipitation).")] = None,
+        metavar="FILE", help="forecast, rainfall: read this CSV (same as --set csv=FILE).")]
+    = None,
     target: Annotated[str | None, typer.Option(
-        metavar="COL", help="rainfall: the column to forecast (same as --set target=COL).")]
+        metavar="COL",
+        help="forecast, rainfall: the column to forecast (same as --set target=COL).")]
     = None,
     time_column: Annotated[str | None, typer.Option(
         "--time", metavar="COL",
-        help="rainfall: the CSV's time column (same as --set time=COL).")] = None,
+        help="forecast, rainfall: the CSV's date column (same as --set time=COL).")] = None,
     set_: SetOpt = None,
     workers: WorkersOpt = AUTO,
     heartbeat_interval: Annotated[int, typer.Option(
@@ -134,6 +136,7 @@ def optimize_cmd(
       seqtune optimize studies/seeded-drift.toml --n-trials 20
       seqtune optimize studies/digitsum.toml --set length=35 --pruner none
       seqtune optimize studies/rainfall.toml --csv rain.csv --target Precipitation
+      seqtune optimize examples/forecast.toml --target units --time week
       seqtune -q optimize studies/seeded-ar2.toml --n-trials 5 -f json
     """
     assignments = [(option, key, value) for option, key, value in (
