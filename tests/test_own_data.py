@@ -229,9 +229,11 @@ def test_exogenous_columns_are_model_inputs_beside_the_target(tmp_path):
     without = [r for r in forecast_baselines(alone, alone.splits(window=12))
                if r.name.startswith("ridge")][0].test["mse"]
     assert with_driver < 0.1 * without, (with_driver, without)
-    with pytest.raises(SeqtuneError, match="'value' is the target"):
-        make_task({**FORECAST, "csv": str(path), "target": "value", "time": "date",
-                   "exogenous": ["value"]})
+    for exogenous, message in ((["value"], "'value' is the target"),
+                               ("driver", "expected a list of column names, got 'driver'")):
+        with pytest.raises(SeqtuneError, match=message):
+            make_task({**FORECAST, "csv": str(path), "target": "value", "time": "date",
+                       "exogenous": exogenous})
 
 
 def test_a_checkpoint_with_exogenous_columns_predicts_from_the_csv(tmp_path):

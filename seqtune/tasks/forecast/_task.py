@@ -53,7 +53,7 @@ class ForecastTask(Task):
                  val_size: int = 50, max_window: int = 36, time: str | None = None,
                  season: int | None = None) -> None:
         self.csv, self.target, self.time = csv, target, time
-        if exogenous is not None and not (isinstance(exogenous, list)
+        if exogenous is not None and not (isinstance(exogenous, list | tuple)
                                           and all(isinstance(c, str) and c for c in exogenous)):
             raise SeqtuneError(f"task.exogenous: expected a list of column names, "
                                f"got {exogenous!r}")
