@@ -171,6 +171,11 @@ def test_the_readme_sequence_classification_commands_run_as_written(tmp_path, cl
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert line.endswith("--seq: expected one or more tokens 0-4 per sequence, got 4 0 9"), line
+    # a forecast's options are not a classifier's
+    result = cli("predict", "my-sequences", "--seq", "4 0 1 2 3 0", "--steps", "2", cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.endswith("--steps: not for sequences studies (they read --seq, --file)"), line
 
 
 def test_a_bad_file_through_the_cli_is_one_line_and_exit_2(tmp_path, cli):
