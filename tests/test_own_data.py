@@ -161,6 +161,7 @@ def test_the_forecast_plot_has_dates_on_its_x_axis(tmp_path):
     assert pd.Timestamp(actual.x[0]) == pd.Timestamp("2007-01-01")  # the val block's first
     assert pd.Timestamp(actual.x[-1]) == pd.Timestamp("2008-12-01")
     elnino = forecast_panels(make_task({"name": "rainfall"}), None)[0]
+    assert elnino.figure.layout.xaxis.title.text == "month index"
     assert elnino.figure.data[0].name == "actual elnino"
     assert "Precipitation" not in elnino.caption + json.dumps(elnino.figure.to_plotly_json(),
                                                                default=str)
@@ -181,6 +182,7 @@ def test_forecast_needs_a_csv_a_target_and_a_season(tmp_path):
     task = make_task({**FORECAST, "csv": str(path), "target": "value", "season": 6})
     assert task.season_length == 6 and task.config()["season"] == 6
     np.testing.assert_allclose(task.series, series()["value"].to_numpy()[::-1])  # file order
+    assert forecast_panels(task, None)[0].figure.layout.xaxis.title.text == "index"
 
 
 def test_rainfall_is_the_forecast_task_with_the_posts_defaults(tmp_path):

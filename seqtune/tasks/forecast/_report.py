@@ -42,7 +42,7 @@ def time_axis(task: ForecastTask, start: int, stop: int) -> tuple[Any, str]:
     """The x values of rows ``start:stop`` and the axis title: the dates of the
     task's time column, or the row index of a series without one."""
     if task.dates is None:
-        return np.arange(start, stop), "month index" if task.season_length == 12 else "index"
+        return np.arange(start, stop), task.index_label
     return task.dates[start:stop].to_pydatetime(), task.time or "date"
 
 

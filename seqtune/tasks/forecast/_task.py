@@ -179,6 +179,11 @@ class ForecastTask(Task):
         return f"column {self.target!r} of {self.series_name}"
 
     @property
+    def index_label(self) -> str:
+        """What the row index of a series without dates counts, for axes."""
+        return "index"
+
+    @property
     def season_length(self) -> int:
         """Observations per seasonal cycle: ``task.season`` if given, else inferred
         from the date column's frequency (monthly 12, quarterly 4, weekly 52,

@@ -76,6 +76,11 @@ class RainfallTask(ForecastTask):
         return self.target if self.csv else "elnino"
 
     @property
+    def index_label(self) -> str:
+        """Months for the post's (monthly) series without dates."""
+        return "month index" if self.season_length == 12 else "index"
+
+    @property
     def series_words(self) -> str:
         if self.csv:
             return super().series_words
