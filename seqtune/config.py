@@ -7,6 +7,11 @@ configuration tried first with each architecture; a sub-table such as
 ``[start.rnn]`` overrides it for one architecture), ``[sweep]`` (task
 settings to run one study per value, e.g. digitsum lengths) and ``[quick]``
 (smaller budget for ``seqtune run --quick``).
+
+In a one-key sweep each study *follows* the one before it (``[study] follows``
+names the study the first one follows): that study's best configuration per
+architecture is queued as a warm start, and with ``[train] curriculum = true``
+its trained weights are carried over too (:mod:`seqtune.study._curriculum`).
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ from seqtune.tasks import TASKS, check_settings, unknown_task
 
 _TABLES = {"study", "task", "train", "space", "start", "sweep", "quick"}
 _STUDY_KEYS = {"name", "n_trials", "timeout", "sampler", "pruner", "seed",
-               "sampler_args", "pruner_args"}
-_TRAIN_KEYS = {"max_epochs", "patience"}
+               "sampler_args", "pruner_args", "follows"}
+_TRAIN_KEYS = {"max_epochs", "patience", "curriculum"}
 _QUICK_KEYS = {"n_trials", "timeout", "max_epochs", "patience", "sweep"}
 #: short tags for sweep values in study names (digitsum length 35 -> "-L35")
 _SWEEP_TAGS = {"length": "L"}
@@ -61,9 +66,12 @@ class StudyConfig:
     quick: dict[str, Any] = field(default_factory=dict)
     source: str = "<memory>"
     #: the study of the previous value of a one-key sweep (e.g. the next shorter
-    #: digitsum length): its best configuration per architecture is queued after
-    #: ``[start]`` (a warm start)
+    #: digitsum length; for the first value, ``[study] follows``): its best
+    #: configuration per architecture is queued after ``[start]`` (a warm start)
     follows: str | None = None
+    #: models start from the weights the study ``follows`` trained (its repeats,
+    #: per architecture and seed) where the shapes match: a curriculum over a sweep
+    curriculum: bool = False
     #: folder of the artifact store for best-model checkpoints (None: derived from
     #: the storage URL by :func:`seqtune.study.resolve_artifact_dir`)
     artifact_dir: str | None = None
@@ -85,7 +93,7 @@ class StudyConfig:
         out: list[StudyConfig] = []
         for values in itertools.product(*(self.sweep[k] for k in keys)):
             tag = "-".join(f"{_SWEEP_TAGS.get(k, k)}{v}" for k, v in zip(keys, values, strict=True))
-            follows = out[-1].name if out and len(keys) == 1 else None
+            follows = (out[-1].name if out else self.follows) if len(keys) == 1 else None
             out.append(replace(self, name=f"{self.name}-{tag}", sweep={}, follows=follows,
                                task={**self.task, **dict(zip(keys, values, strict=True))}))
         return out
@@ -301,6 +309,13 @@ def parse_config(doc: Mapping[str, Any], source: str = "<memory>") -> StudyConfi
         raise SeqtuneError(f"{source}: study.timeout: must be positive finite seconds, "
                            f"got {timeout!r}")
     check_seed(study.get("seed", 0), f"{source}: study.seed")
+    follows = study.get("follows")
+    if follows is not None and (not isinstance(follows, str) or not follows.strip()):
+        raise SeqtuneError(f"{source}: study.follows: expected a study name, got {follows!r}")
+    curriculum = train.get("curriculum", False)
+    if not isinstance(curriculum, bool):
+        raise SeqtuneError(f"{source}: train.curriculum: expected true or false, "
+                           f"got {curriculum!r}")
     space = parse_space(_table(doc, "space", source), f"{source}: space")
     start = _table(doc, "start", source)
     for arch, own in start.items():
@@ -318,7 +333,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "<memory>") -> StudyConfi
         pruner_args=_table(study, "pruner_args", f"{source}: study"),
         seed=study.get("seed", 0), max_epochs=train.get("max_epochs", 100),
         patience=train.get("patience", 20), start=start, sweep=sweep, quick=quick,
-        source=source)
+        source=source, follows=follows, curriculum=curriculum)
     _check_components(config)
     for each in [*config.expand(), *(config.quick_variant().expand() if quick else [])]:
         check_against_task(each)

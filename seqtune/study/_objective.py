@@ -11,11 +11,14 @@ from typing import Any
 
 import numpy as np
 import optuna
+from torch import nn
 
 from seqtune.errors import TrainingDiverged
+from seqtune.models import build_model
 from seqtune.space import suggest
 from seqtune.study import _signals
 from seqtune.study._artifacts import BestCheckpoint
+from seqtune.study._curriculum import CarriedWeights, State
 from seqtune.tasks import Splits, Task
 from seqtune.trainer import FitResult, TrainConfig, fit, fit_many, predict
 
@@ -64,13 +67,29 @@ def _setup(task: Task, params: dict[str, Any], max_epochs: int, patience: int, s
             replace(config, patience=max_epochs, restore_best=False))
 
 
+def _initial_model(task: Task, config: TrainConfig, init: State | None
+                   ) -> nn.Module | None:
+    """A model built from ``config`` holding the weights ``init`` (None: none given,
+    the trainer builds and initialises one from the seed)."""
+    if init is None:
+        return None
+    model = build_model(task.model_kind, config.architecture, config.hidden_size,
+                        config.num_layers, **task.model_spec())
+    model.load_state_dict(init)
+    return model
+
+
 def train_and_score(task: Task, params: dict[str, Any], max_epochs: int, patience: int,
-                    seed: int, hook: Any = None, refit: bool = False) -> TrialOutcome:
+                    seed: int, hook: Any = None, refit: bool = False,
+                    init: State | None = None) -> TrialOutcome:
     """Train one configuration and score it on val and test (shared by studies,
     ``seqtune evaluate`` and the post-mortem). ``refit``: the final fit before
-    test, on train+val for ``max_epochs`` epochs (its val scores mean nothing)."""
+    test, on train+val for ``max_epochs`` epochs (its val scores mean nothing).
+    ``init``: weights to start from (a curriculum) instead of the seed's."""
     splits, config = _setup(task, params, max_epochs, patience, seed, refit)
-    return score_fit(task, splits, fit(task, splits, config, hook), diagnose=not refit)
+    model = _initial_model(task, config, init)
+    return score_fit(task, splits, fit(task, splits, config, hook, model=model),
+                     diagnose=not refit)
 
 
 def score_fit(task: Task, splits: Splits, result: FitResult,
@@ -89,17 +108,22 @@ def score_fit(task: Task, splits: Splits, result: FitResult,
 
 
 def train_and_score_many(task: Task, params: dict[str, Any], max_epochs: int, patience: int,
-                         seeds: list[int], refit: bool = False
+                         seeds: list[int], refit: bool = False,
+                         inits: list[State | None] | None = None
                          ) -> list[TrialOutcome | TrainingDiverged]:
     """:func:`train_and_score` once per seed, the seeds trained packed as one model
-    (:func:`seqtune.trainer.fit_many`); a diverged seed is returned as its error."""
+    (:func:`seqtune.trainer.fit_many`); a diverged seed is returned as its error.
+    ``inits``: per seed, weights to start from (or None)."""
     configs = []
     for seed in seeds:
         splits, config = _setup(task, params, max_epochs, patience, seed, refit)
         configs.append(config)
+    models = None
+    if inits is not None and any(init is not None for init in inits):
+        models = [_initial_model(task, c, init) for c, init in zip(configs, inits, strict=True)]
     return [r if isinstance(r, TrainingDiverged) else score_fit(task, splits, r,
                                                                 diagnose=not refit)
-            for r in fit_many(task, splits, configs)]
+            for r in fit_many(task, splits, configs, models)]
 
 
 class _PruningHook:
@@ -118,21 +142,27 @@ class Objective:
     """Optuna objective: suggest, train, store metrics; keep the error text on failure."""
 
     def __init__(self, task: Task, space: dict[str, Any], max_epochs: int, patience: int,
-                 seed: int, artifact_dir: Path | None = None) -> None:
+                 seed: int, artifact_dir: Path | None = None,
+                 carried: CarriedWeights | None = None) -> None:
         self.task, self.space = task, space
         self.max_epochs, self.patience, self.seed = max_epochs, patience, seed
         #: keeps the best model as an artifact (None: no checkpoints)
         self.checkpoints = BestCheckpoint(task, artifact_dir) if artifact_dir else None
+        #: weights a trial starts from (a curriculum over a sweep; None: its seed's)
+        self.carried = carried
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest(trial, self.space)
         seed = self.seed + trial.number
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        init = self.carried.initial_state(self.task, params) if self.carried else None
+        if init is not None:
+            trial.set_user_attr("init_from", self.carried.source)
         try:
             _signals.check()
             outcome = train_and_score(self.task, params, self.max_epochs, self.patience, seed,
-                                      _PruningHook(trial))
+                                      _PruningHook(trial), init=init)
         except TrainingDiverged as exc:
             trial.set_user_attr("error", f"TrainingDiverged: {exc}")
             raise

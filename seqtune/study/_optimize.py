@@ -20,9 +20,10 @@ from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.space import contains, distributions
 from seqtune.study import _signals
 from seqtune.study._artifacts import resolve_artifact_dir
+from seqtune.study._curriculum import CarriedWeights
 from seqtune.study._equal_share import EqualShareSampler, PerArchitecturePruner
 from seqtune.study._objective import Objective
-from seqtune.study._refit import DEFAULT_REPEATS, ensure_repeats
+from seqtune.study._refit import DEFAULT_REPEATS, ensure_repeats, stored_repeats
 from seqtune.study._storage import Storage, open_storage, redact, shared_between_processes
 from seqtune.study._summary import best_per_architecture, name_metric
 from seqtune.study._workers import run_workers
@@ -196,6 +197,19 @@ def _enqueue_start(study: optuna.Study, storage: Storage, config: StudyConfig) -
     _signals.check()
 
 
+def carried_weights(study: optuna.Study, config: StudyConfig) -> CarriedWeights | None:
+    """Under ``[train] curriculum``, the final weights of the repeats of the study
+    ``config`` follows (None: no curriculum, or nothing stored to start from)."""
+    if not config.curriculum or config.follows is None or not config.artifact_dir:
+        return None
+    try:
+        previous = optuna.load_study(study_name=config.follows, storage=study._storage)
+    except KeyError:
+        return None
+    return CarriedWeights.from_repeats(config.follows, stored_repeats(previous),
+                                       Path(config.artifact_dir))
+
+
 def finished_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
@@ -223,7 +237,8 @@ def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = Tr
     else:
         run_trials(study, task, config, show_progress_bar, callbacks)
     ensure_repeats(study, task, config.space, repeats, config.seed,
-                   Path(config.artifact_dir), workers=max(workers, 1))
+                   Path(config.artifact_dir), workers=max(workers, 1),
+                   curriculum=config.curriculum, carried=carried_weights(study, config))
     return study
 
 
@@ -254,7 +269,8 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
     if remaining <= 0:
         return
     objective = Objective(task, config.space, config.max_epochs, config.patience, config.seed,
-                          Path(config.artifact_dir) if config.artifact_dir else None)
+                          Path(config.artifact_dir) if config.artifact_dir else None,
+                          carried_weights(study, config))
     # running trials count too: a worker whose trial ends while another's runs
     # stops rather than start one more (an architecture would get an extra share)
     callback = optuna.study.MaxTrialsCallback(config.n_trials,

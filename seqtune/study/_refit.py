@@ -8,7 +8,9 @@ alone:
 
 - study blob ``repeats_<architecture>`` (:mod:`seqtune.blobs`; one per architecture):
   ``{"trial", "protocol": "train+val", "epochs", "seeds": [...],
-  "test_<metric>": [...] per metric, "points": artifact id}``;
+  "test_<metric>": [...] per metric, "points": artifact id}``, and under a
+  curriculum (:mod:`seqtune.study._curriculum`) ``"weights"`` (one artifact id
+  per seed: the final weights) and ``"init_from"`` (the study they started from);
 - the study artifact ``points`` names: a JSON file with the main metric per
   test point and seed (what the paired tests of the verdicts compare), kept
   out of the study attrs.
@@ -34,6 +36,7 @@ from seqtune.blobs import PREFIX as BLOB
 from seqtune.blobs import put_blob, system_attrs
 from seqtune.errors import TrainingDiverged
 from seqtune.runtime import AUTO
+from seqtune.study._curriculum import CarriedWeights, upload_weights
 from seqtune.study._repeats import repeat
 from seqtune.study._summary import best_per_architecture
 from seqtune.tasks import Task
@@ -73,13 +76,18 @@ def _params(trial: optuna.trial.FrozenTrial, space: dict[str, Any]) -> dict[str,
 
 
 def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: int, seed: int,
-                   artifact_dir: Path | None = None, workers: int | str = AUTO
+                   artifact_dir: Path | None = None, workers: int | str = AUTO,
+                   curriculum: bool = False, carried: CarriedWeights | None = None
                    ) -> dict[str, dict[str, Any]]:
     """Retrain the best trial of each architecture on train+val for its
     ``best_epoch`` epochs under ``k`` seeds (all architectures in one pool of
     ``workers`` processes), score on test and store the results; repeats
     already stored for the same trial and seeds are kept. Returns every
-    stored record."""
+    stored record.
+
+    ``curriculum``: keep every repeat's final weights (for the study that
+    follows); repeat ``k`` starts from ``carried``'s ``k``-th weights of its
+    architecture where they fit."""
     if k < 1:
         return stored_repeats(study)
     seeds = repeat_seeds(seed, k)
@@ -92,14 +100,17 @@ def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: in
         old = stored.get(best["architecture"], {})
         asked = sorted(old.get("seeds", []) + old.get("diverged", []))
         if not epochs or (old.get("trial") == trial.number and asked == seeds
-                          and old.get("protocol") == PROTOCOL):
+                          and old.get("protocol") == PROTOCOL
+                          and (not curriculum or "weights" in old)):
             continue
         todo.append((best["architecture"], trial, _params(trial, space), int(epochs)))
     if not todo:
         return stored
+    inits = [[carried.initial_state(task, params, i) if carried else None
+              for i in range(len(seeds))] for _, _, params, _ in todo]
     results = repeat(task, [p for _, _, p, _ in todo], seeds, [e for *_, e in todo],
-                     patience=1, workers=workers, refit=True)
-    for (arch, trial, _, epochs), outcomes in zip(todo, results, strict=True):
+                     patience=1, workers=workers, refit=True, inits=inits)
+    for (arch, trial, _, epochs), outcomes, starts in zip(todo, results, inits, strict=True):
         done = [(s, o) for s, o in zip(seeds, outcomes, strict=True)
                 if not isinstance(o, TrainingDiverged)]
         metrics = list(done[0][1].test) if done else []
@@ -110,6 +121,12 @@ def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: in
         if len(done) < len(seeds):
             record["diverged"] = [s for s, o in zip(seeds, outcomes, strict=True)
                                   if isinstance(o, TrainingDiverged)]
+        if carried is not None and any(init is not None for init in starts):
+            record["init_from"] = carried.source
+        if curriculum and artifact_dir is not None and done:
+            record["weights"] = upload_weights(study, artifact_dir, arch,
+                                               [s for s, _ in done],
+                                               [o.fit.model for _, o in done])
         if artifact_dir is not None and done and all(o.test_points is not None
                                                      for _, o in done):
             record["points"] = _upload_points(study, artifact_dir, arch, trial.number,

@@ -23,6 +23,7 @@ from typing import Any
 
 from seqtune.errors import TrainingDiverged
 from seqtune.runtime import AUTO, configure_threads, resolve_workers
+from seqtune.study._curriculum import State
 from seqtune.study._objective import TrialOutcome, train_and_score, train_and_score_many
 from seqtune.tasks import Task
 
@@ -49,14 +50,17 @@ def packing_pays(params: dict[str, Any]) -> bool:
 
 
 def _train_group(task: Task, params: dict[str, Any], seeds: list[int], max_epochs: int,
-                 patience: int, packed: bool, refit: bool = False) -> list[Repeat]:
+                 patience: int, packed: bool, refit: bool = False,
+                 inits: list[State | None] | None = None) -> list[Repeat]:
+    inits = inits or [None] * len(seeds)
     if packed and len(seeds) > 1:
-        return train_and_score_many(task, params, max_epochs, patience, seeds, refit=refit)
+        return train_and_score_many(task, params, max_epochs, patience, seeds, refit=refit,
+                                    inits=inits)
     results: list[Repeat] = []
-    for seed in seeds:
+    for seed, init in zip(seeds, inits, strict=True):
         try:
             results.append(train_and_score(task, params, max_epochs, patience, seed,
-                                           refit=refit))
+                                           refit=refit, init=init))
         except TrainingDiverged as exc:
             results.append(exc)
     return results
@@ -64,7 +68,8 @@ def _train_group(task: Task, params: dict[str, Any], seeds: list[int], max_epoch
 
 def repeat(task: Task, configurations: list[dict[str, Any]], seeds: list[int],
            max_epochs: int | list[int], patience: int, workers: int | str = AUTO,
-           pack: bool | None = None, refit: bool = False) -> list[list[Repeat]]:
+           pack: bool | None = None, refit: bool = False,
+           inits: list[list[State | None]] | None = None) -> list[list[Repeat]]:
     """Train every configuration once per seed: ``result[i][k]`` is configuration
     ``i`` under ``seeds[k]``.
 
@@ -76,12 +81,15 @@ def repeat(task: Task, configurations: list[dict[str, Any]], seeds: list[int],
 
     ``max_epochs`` may be one number per configuration. ``refit``: the final fit
     before test (:func:`~seqtune.study._objective.train_and_score`): on train+val
-    for exactly ``max_epochs`` epochs, no early stopping.
+    for exactly ``max_epochs`` epochs, no early stopping. ``inits[i][k]``: the
+    weights configuration ``i`` starts from under ``seeds[k]`` (None: its seed's).
     """
     seeds = list(seeds)
     epochs = (list(max_epochs) if isinstance(max_epochs, list)
               else [max_epochs] * len(configurations))
     processes = resolve_workers(workers)
+    start = {(i, seed): inits[i][k] if inits else None
+             for i in range(len(configurations)) for k, seed in enumerate(seeds)}
     jobs = []  # (configuration index, seeds, packed)
     for i, params in enumerate(configurations):
         packed = packing_pays(params) if pack is None else pack
@@ -93,14 +101,16 @@ def repeat(task: Task, configurations: list[dict[str, Any]], seeds: list[int],
     processes = min(processes, len(jobs))
     if processes <= 1:
         outputs = [_train_group(task, configurations[i], group, epochs[i], patience, packed,
-                                refit) for i, group, packed in jobs]
+                                refit, [start[(i, s)] for s in group])
+                   for i, group, packed in jobs]
     else:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__, "torch._dynamo"])
         with ProcessPoolExecutor(max_workers=processes, mp_context=context,
                                  initializer=configure_threads) as pool:
             futures = [pool.submit(_train_group, task, configurations[i], group, epochs[i],
-                                   patience, packed, refit) for i, group, packed in jobs]
+                                   patience, packed, refit, [start[(i, s)] for s in group])
+                       for i, group, packed in jobs]
             outputs = [future.result() for future in futures]
     done = {(i, seed): result for (i, group, _), output in zip(jobs, outputs, strict=True)
             for seed, result in zip(group, output, strict=True)}
