@@ -4,6 +4,7 @@ the previous length's repeats ended with, where the shapes match."""
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -60,6 +61,12 @@ def test_a_sweep_carries_each_seeds_weights_to_the_next_length(tmp_path):
     assert "init_from" not in before and after["init_from"] == first.name
     assert len(before["weights"]) == len(after["weights"]) == 2
     assert study.trials[0].user_attrs["init_from"] == first.name
+    # the next queued trial: the same [start] from random weights, for the
+    # study's selection to weigh carrying over against starting afresh
+    optimize(replace(second, n_trials=2), url, show_progress_bar=False, repeats=0, workers=1)
+    again = optuna.load_study(study_name=second.name, storage=url).trials[1]
+    assert again.params == study.trials[0].params
+    assert again.user_attrs["init"] == "seed" and "init_from" not in again.user_attrs
     # each seed continues its own chain: seed k at L=6 is closest to seed k at L=5
     carried = CarriedWeights.from_repeats(first.name, {"gru": before}, tmp_path / "artifacts")
     ended = CarriedWeights.from_repeats(second.name, {"gru": after}, tmp_path / "artifacts")

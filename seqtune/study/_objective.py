@@ -156,7 +156,8 @@ class Objective:
         seed = self.seed + trial.number
         trial.set_user_attr("seed", seed)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        init = self.carried.initial_state(self.task, params) if self.carried else None
+        init = (self.carried.initial_state(self.task, params)
+                if self.carried and trial.user_attrs.get("init") != "seed" else None)
         if init is not None:
             trial.set_user_attr("init_from", self.carried.source)
         try:

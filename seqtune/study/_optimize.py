@@ -173,11 +173,32 @@ def _warm_params(study: optuna.Study, config: StudyConfig) -> list[dict[str, Any
     return out
 
 
+#: trial user attr of a queued trial under a curriculum: ``"carried"`` (start
+#: from the weights of the study it follows) or ``"seed"`` (from random weights)
+INIT_ATTR = "init"
+
+
+def _queue(study: optuna.Study, config: StudyConfig) -> list[tuple[dict[str, Any], dict]]:
+    """What a fresh study queues, as (params, user attrs).
+
+    Without a curriculum: the ``[start]`` configuration of every architecture,
+    then the best configuration per architecture of the study it follows (those
+    not equal to a start). Under a curriculum, where the study it follows has a
+    best configuration: that configuration, starting from the weights it
+    trained, then every ``[start]`` from random weights; the study's own
+    selection on val decides per architecture whether carrying over helped
+    (it does not always: a tanh RNN can be stuck where its previous length left it).
+    """
+    starts, warm = _start_params(config), _warm_params(study, config)
+    if config.curriculum and warm:
+        return ([(p, {INIT_ATTR: "carried"}) for p in warm]
+                + [(p, {INIT_ATTR: "seed"}) for p in starts])
+    return [(p, {}) for p in starts + [p for p in warm if p not in starts]]
+
+
 def _enqueue_start(study: optuna.Study, storage: Storage, config: StudyConfig) -> None:
-    """Queue the ``[start]`` configuration of every architecture in a study without
-    trials, then the best configuration per architecture of the study it follows
-    in a sweep (those not equal to a start), even if ``n_trials`` is smaller (a
-    resumed run trials the rest).
+    """Queue :func:`_queue`'s configurations in a study without trials, even if
+    ``n_trials`` is smaller (a resumed run trials the rest).
 
     Several processes may prepare one fresh study at once (``--workers``,
     machines sharing PostgreSQL): only the one that claims the study user
@@ -185,15 +206,14 @@ def _enqueue_start(study: optuna.Study, storage: Storage, config: StudyConfig) -
     so each configuration is queued exactly once."""
     if study.trials or START_QUEUED in study.user_attrs:
         return
-    params = _start_params(config)
-    params += [p for p in _warm_params(study, config) if p not in params]
-    if not params:
+    queue = _queue(study, config)
+    if not queue:
         return
     with _signals.deferred():  # a stop signal waits until the queue is complete
         if storage.claim_study_user_attr(storage.get_study_id_from_name(study.study_name),
-                                        START_QUEUED, len(params)):
-            for each in params:
-                study.enqueue_trial(each, skip_if_exists=True)
+                                        START_QUEUED, len(queue)):
+            for params, attrs in queue:
+                study.enqueue_trial(params, user_attrs=attrs or None)
     _signals.check()
 
 

@@ -86,8 +86,8 @@ def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: in
     stored record.
 
     ``curriculum``: keep every repeat's final weights (for the study that
-    follows); repeat ``k`` starts from ``carried``'s ``k``-th weights of its
-    architecture where they fit."""
+    follows); where the best trial started from carried weights, repeat ``k``
+    starts from ``carried``'s ``k``-th weights of its architecture."""
     if k < 1:
         return stored_repeats(study)
     seeds = repeat_seeds(seed, k)
@@ -106,8 +106,10 @@ def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: in
         todo.append((best["architecture"], trial, _params(trial, space), int(epochs)))
     if not todo:
         return stored
-    inits = [[carried.initial_state(task, params, i) if carried else None
-              for i in range(len(seeds))] for _, _, params, _ in todo]
+    # a repeat starts where its trial started: from carried weights or its seed's
+    inits = [[carried.initial_state(task, params, i)
+              if carried and "init_from" in trial.user_attrs else None
+              for i in range(len(seeds))] for _, trial, params, _ in todo]
     results = repeat(task, [p for _, _, p, _ in todo], seeds, [e for *_, e in todo],
                      patience=1, workers=workers, refit=True, inits=inits)
     for (arch, trial, _, epochs), outcomes, starts in zip(todo, results, inits, strict=True):
