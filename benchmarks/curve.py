@@ -1,6 +1,7 @@
 """Section ``curve``: the memory curve, measured: each digitsum sweep run by
-``seqtune optimize`` on a fresh SQLite storage (default budget, ``--workers auto``
-and its repeats), then the mean test accuracy over the repeat seeds with its
+``seqtune optimize``, in the order given, on one fresh SQLite storage (so that
+``digitsum-long`` starts from the book sweep's L=35, as under ``seqtune run
+--full``; default budget, ``--workers auto`` and its repeats), then the mean test accuracy over the repeat seeds with its
 95 % interval per length and architecture, read back from the storage.
 
 Targets (issue 17): GRU and LSTM >= 0.99 at every book length (5..35) and at
@@ -90,9 +91,9 @@ def _figures(rows: list[tuple[str, int, str, list[float]]]) -> list[Figure]:
 
 def run(args: argparse.Namespace, ctx: Context) -> list[Figure]:
     figures: list[Figure] = []
+    url = ctx.sqlite_url("curve")
     for study_file in args.curve_studies:
         label = study_file.stem
-        url = ctx.sqlite_url(f"curve-{label}")
         names = study_names(study_file)
         progress(f"curve: {label}, {len(names)} lengths, --repeats {args.curve_repeats}")
         done = run_seqtune(["-q", "optimize", str(study_file), "--storage", url,

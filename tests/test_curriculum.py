@@ -18,6 +18,8 @@ from seqtune.study._curriculum import CarriedWeights
 from seqtune.study._objective import train_and_score
 from seqtune.study._refit import stored_repeats
 from seqtune.tasks import make_task
+from seqtune.tasks.digitsum import SELECTED_LOGISTIC
+from seqtune.tasks.digitsum._report import CurvePoint, CurveValue, curve_verdict
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS = {"architecture": "gru", "hidden_size": 8, "num_layers": 1, "learning_rate": 1e-9,
@@ -84,3 +86,17 @@ def test_curriculum_must_be_a_boolean():
     doc["train"]["curriculum"] = "yes"
     with pytest.raises(SeqtuneError, match="train.curriculum: expected true or false"):
         parse_config(doc, "digitsum.toml")
+
+
+def test_the_curve_says_where_a_cell_started_from_the_previous_length():
+    def value(mean: float, carried: bool) -> CurveValue:
+        return CurveValue(mean, 5, mean - 0.01, mean + 0.01, carried)
+
+    points = [CurvePoint(L, f"digitsum-L{L}", {"rnn": value(0.9, L > 5), "gru": value(1.0, False)},
+                         {SELECTED_LOGISTIC: 1.0}) for L in (5, 10, 15)]
+    lines = curve_verdict(points, here=15)
+    rnn = next(line for line in lines if line.startswith("Memory curve, rnn"))
+    gru = next(line for line in lines if line.startswith("Memory curve, gru"))
+    assert ("Curriculum: started from the previous length's weights at L=10, 15, from random "
+            "weights at L=5") in rnn
+    assert "Curriculum" not in gru

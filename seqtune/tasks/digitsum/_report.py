@@ -38,6 +38,8 @@ class CurveValue:
     seeds: int
     low: float | None = None
     high: float | None = None
+    #: the repeats started from the previous length's weights (a curriculum)
+    carried: bool = False
 
     def shown(self) -> str:
         if self.low is None or self.high is None:
@@ -61,11 +63,12 @@ def _curve_value(row: dict[str, Any]) -> CurveValue:
     if repeats is None:
         return CurveValue(mean, 0)
     seeds = len(repeats["record"]["seeds"])
+    carried = "init_from" in repeats["record"]
     low, high = repeats["interval"].get("accuracy", (None, None))
     if seeds < 2 or not all(map(math.isfinite, (low, high))):
-        return CurveValue(mean, seeds)
+        return CurveValue(mean, seeds, carried=carried)
     # a t interval of a mean accuracy may reach past 0 or 1; accuracy cannot
-    return CurveValue(mean, seeds, max(low, 0.0), min(high, 1.0))
+    return CurveValue(mean, seeds, max(low, 0.0), min(high, 1.0), carried)
 
 
 def memory_curve(views: list[StudyView], like: DigitSumTask) -> list[CurvePoint]:
@@ -94,7 +97,9 @@ def _memory_panel(points: list[CurvePoint], here: int, mode: str) -> Panel:
                  "arrayminus": [v.mean - v.low if v.low is not None else 0 for v in values]}
         fig.add_scatter(x=[p.length for p in xs], y=[v.mean for v in values], error_y=error,
                         mode="lines+markers", name=f"tuned {text(arch)}",
-                        line={"color": series_color(arch)})
+                        line={"color": series_color(arch)},
+                        marker={"symbol": ["circle" if v.carried else "circle-open"
+                                           for v in values], "size": 8})
     for name in sorted({b for p in points for b in p.baselines}):
         xs = [p for p in points if name in p.baselines]
         fig.add_scatter(x=[p.length for p in xs], y=[p.baselines[name] for p in xs],
@@ -112,7 +117,9 @@ def _memory_panel(points: list[CurvePoint], here: int, mode: str) -> Panel:
                  "Mean test accuracy per architecture against the sequence length, one point "
                  "per digitsum study of this mode: each architecture's best configuration "
                  "(picked on dev) retrained on train+dev under the repeat seeds, with its "
-                 "95 % interval; dashed: the baselines at the same lengths"
+                 "95 % interval (filled marker: started from the previous length's "
+                 "weights, a curriculum; open: from random weights); dashed: the "
+                 "baselines at the same lengths"
                  + ("; crosses: the NNDL post's untuned SRN." if mode == "book" else "."), fig)
 
 
@@ -176,6 +183,17 @@ def _book_claims(points: list[CurvePoint]) -> list[str]:
     return out
 
 
+def _carried(values: list[tuple[int, CurveValue]]) -> str:
+    """Where the repeats started from the previous length's weights (none: '')."""
+    carried = [str(L) for L, v in values if v.carried]
+    if not carried:
+        return ""
+    fresh = [str(L) for L, v in values if not v.carried]
+    return (f" Curriculum: started from the previous length's weights at L={', '.join(carried)}"
+            + (f", from random weights at L={', '.join(fresh)}" if fresh else "")
+            + " (each length's selection on dev weighed both).")
+
+
 def curve_verdict(points: list[CurvePoint], here: int) -> list[str]:
     """The memory curve's sentences: per architecture its values, the longest
     length it remembers, where it falls below the logistic baseline; then the
@@ -188,7 +206,7 @@ def curve_verdict(points: list[CurvePoint], here: int) -> list[str]:
                  else "test accuracy from one run per length: an anecdote, no interval")
         curve = ", ".join(f"L={L} {v.shown()}" for L, v in values)
         out.append(f"Memory curve, {arch} ({basis}): {curve}. {_longest(values)}; "
-                   f"{_against_logistic(values, points)}.")
+                   f"{_against_logistic(values, points)}.{_carried(values)}")
     if claims := _book_claims(points):
         out.append("Against the book's claims: " + "; ".join(claims) + ".")
     point = next((p for p in points if p.length == here), None)
