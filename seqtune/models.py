@@ -19,15 +19,39 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from seqtune._tanh_scan import tanh_scan
 from seqtune.errors import SeqtuneError
 
 ARCHITECTURES = ("rnn", "lstm", "gru")
 
 
+class TanhRNN(nn.RNN):
+    """``nn.RNN`` (tanh, batch-first) whose CPU forward runs each layer through
+    :func:`seqtune._tanh_scan.tanh_scan`: the same function and parameters
+    (state dicts are interchangeable), a fraction of the per-step overhead.
+    Other devices, and a packed-sequence or unbatched input, use ``nn.RNN``'s own."""
+
+    def forward(self, x: Any, hx: torch.Tensor | None = None) -> Any:
+        if (not isinstance(x, torch.Tensor) or x.device.type != "cpu" or x.dim() != 3
+                or self.dropout or self.bidirectional or not self.bias):
+            return super().forward(x, hx)
+        if hx is None:
+            hx = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
+        last = []
+        for layer in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = (getattr(self, f"{n}_l{layer}") for n in
+                                      ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            pre = torch.addmm(b_ih + b_hh, x.reshape(-1, x.shape[-1]), w_ih.t())
+            x = tanh_scan(pre.view(1, *x.shape[:2], -1), hx[layer].unsqueeze(0),
+                          w_hh.unsqueeze(0))[0]
+            last.append(x[:, -1])
+        return x, torch.stack(last)
+
+
 def recurrent_core(architecture: str, input_size: int, hidden_size: int,
                    num_layers: int) -> nn.RNNBase:
-    """A fused, batch-first ``nn.RNN`` (tanh), ``nn.LSTM`` or ``nn.GRU``."""
-    kinds = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+    """A batch-first tanh RNN (:class:`TanhRNN`), ``nn.LSTM`` or ``nn.GRU``."""
+    kinds = {"rnn": TanhRNN, "lstm": nn.LSTM, "gru": nn.GRU}
     if architecture not in kinds:
         raise SeqtuneError(
             f"architecture: unknown {architecture!r}; expected one of {ARCHITECTURES}")

@@ -24,7 +24,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from seqtune._tanh_scan import tanh_scan
 from seqtune.errors import SeqtuneError
+from seqtune.models import TanhRNN
 
 _CORE_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
@@ -98,11 +100,12 @@ class PackedRecurrent(nn.Module):
                                  w_ih.transpose(1, 2)).view(members, batch, steps, -1)
         w_hh_t, b_hh = w_hh.transpose(1, 2), b_hh.unsqueeze(1)
         outputs = []
+        if self.mode == "rnn":  # the whole recurrence, with a written-out backward
+            states = tanh_scan(gates_in, h, w_hh)
+            return states, states[:, :, -1], c
         for t in range(steps):
             g_in = gates_in[:, :, t]
-            if self.mode == "rnn":
-                h = torch.tanh(torch.baddbmm(g_in, h, w_hh_t))
-            elif self.mode == "gru":
+            if self.mode == "gru":
                 gates_h = torch.baddbmm(b_hh, h, w_hh_t)
                 rz = torch.sigmoid(g_in[..., :2 * size] + gates_h[..., :2 * size])
                 r, z = rz[..., :size], rz[..., size:]
@@ -139,7 +142,8 @@ class PackedRecurrent(nn.Module):
 
 _PACKERS: dict[type[nn.Module], type[nn.Module]] = {
     nn.Linear: PackedLinear, nn.Embedding: PackedEmbedding,
-    nn.RNN: PackedRecurrent, nn.LSTM: PackedRecurrent, nn.GRU: PackedRecurrent,
+    nn.RNN: PackedRecurrent, TanhRNN: PackedRecurrent, nn.LSTM: PackedRecurrent,
+    nn.GRU: PackedRecurrent,
 }
 
 
