@@ -222,8 +222,10 @@ def check_against_task(config: StudyConfig) -> None:
         for name, value in entries.items():
             where = f"{config.source}: {table}.{name}"
             if name not in accepted and name in extras:
+                users = extras[name]
                 raise SeqtuneError(f"{where}: task {task!r} does not use {name} (only "
-                                   f"{', '.join(extras[name])} does); remove it")
+                                   f"{' and '.join(users)} {'do' if len(users) > 1 else 'does'}"
+                                   "); remove it")
             setting = accepted.get(name)
             bound = config.task.get(setting, defaults.get(setting)) if setting else None
             if isinstance(bound, int) and not isinstance(bound, bool) \
