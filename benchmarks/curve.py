@@ -1,8 +1,9 @@
 """Section ``curve``: the memory curve, measured: each digitsum sweep run by
 ``seqtune optimize``, in the order given, on one fresh SQLite storage (so that
 ``digitsum-long`` starts from the book sweep's L=35, as under ``seqtune run
---full``; default budget, ``--workers auto`` and its repeats), then the mean test accuracy over the repeat seeds with its
-95 % interval per length and architecture, read back from the storage.
+--full``; default budget, ``--workers auto`` and its repeats), then the mean
+test accuracy over the repeat seeds with its 95 % interval per length and
+architecture, read back from the storage.
 
 Targets (issue 17): GRU and LSTM >= 0.99 at every book length (5..35) and at
 L = 100 and 200; the tanh RNN at least the NNDL post's untuned SRN at every
