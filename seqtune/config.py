@@ -224,7 +224,7 @@ def check_against_task(config: StudyConfig) -> None:
             if name not in accepted and name in extras:
                 users = extras[name]
                 raise SeqtuneError(f"{where}: task {task!r} does not use {name} (only "
-                                   f"{' and '.join(users)} {'do' if len(users) > 1 else 'does'}"
+                                   f"{', '.join(users)} {'do' if len(users) > 1 else 'does'}"
                                    "); remove it")
             setting = accepted.get(name)
             bound = config.task.get(setting, defaults.get(setting)) if setting else None
