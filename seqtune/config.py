@@ -11,7 +11,8 @@ settings to run one study per value, e.g. digitsum lengths) and ``[quick]``
 In a one-key sweep each study *follows* the one before it (``[study] follows``
 names the study the first one follows): that study's best configuration per
 architecture is queued as a warm start, and with ``[train] curriculum = true``
-its trained weights are carried over too (:mod:`seqtune.study._curriculum`).
+(or a list of architectures) its trained weights are carried over too
+(:mod:`seqtune.study._curriculum`).
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ class StudyConfig:
     #: digitsum length; for the first value, ``[study] follows``): its best
     #: configuration per architecture is queued after ``[start]`` (a warm start)
     follows: str | None = None
-    #: models start from the weights the study ``follows`` trained (its repeats,
-    #: per architecture and seed) where the shapes match: a curriculum over a sweep
-    curriculum: bool = False
+    #: the architectures whose models start from the weights the study ``follows``
+    #: trained (its repeats, per seed) where the shapes match: a curriculum over a sweep
+    curriculum: tuple[str, ...] = ()
     #: folder of the artifact store for best-model checkpoints (None: derived from
     #: the storage URL by :func:`seqtune.study.resolve_artifact_dir`)
     artifact_dir: str | None = None
@@ -269,6 +270,18 @@ def _positive_int(value: Any, where: str) -> int:
     return value
 
 
+def _curriculum(value: Any, space: SearchSpace, source: str) -> tuple[str, ...]:
+    """``[train] curriculum``: true (every architecture of ``[space]``), false, or
+    a list of some of them."""
+    choices = architecture_choices(space)
+    if isinstance(value, bool):
+        return tuple(choices) if value else ()
+    if isinstance(value, list) and value and all(v in choices for v in value):
+        return tuple(value)
+    raise SeqtuneError(f"{source}: train.curriculum: expected true, false or a list of "
+                       f"architectures of [space] ({', '.join(choices)}), got {value!r}")
+
+
 def parse_config(doc: Mapping[str, Any], source: str = "<memory>") -> StudyConfig:
     """Validate a parsed study file; every error names the file and field."""
     if extra := set(doc) - _TABLES:
@@ -314,11 +327,8 @@ def parse_config(doc: Mapping[str, Any], source: str = "<memory>") -> StudyConfi
     follows = study.get("follows")
     if follows is not None and (not isinstance(follows, str) or not follows.strip()):
         raise SeqtuneError(f"{source}: study.follows: expected a study name, got {follows!r}")
-    curriculum = train.get("curriculum", False)
-    if not isinstance(curriculum, bool):
-        raise SeqtuneError(f"{source}: train.curriculum: expected true or false, "
-                           f"got {curriculum!r}")
     space = parse_space(_table(doc, "space", source), f"{source}: space")
+    curriculum = _curriculum(train.get("curriculum", False), space, source)
     start = _table(doc, "start", source)
     for arch, own in start.items():
         if isinstance(own, Mapping):

@@ -81,11 +81,33 @@ def test_a_sweep_carries_each_seeds_weights_to_the_next_length(tmp_path):
     assert distance(b0, a0) < distance(b0, a1) and distance(b1, a1) < distance(b1, a0)
 
 
-def test_curriculum_must_be_a_boolean():
+@pytest.mark.parametrize("value", ["yes", ["gru", "tanh"], []])
+def test_curriculum_is_true_false_or_some_architectures(value):
     doc = tomllib.loads((REPO / "studies" / "digitsum.toml").read_text())
-    doc["train"]["curriculum"] = "yes"
-    with pytest.raises(SeqtuneError, match="train.curriculum: expected true or false"):
+    doc["train"]["curriculum"] = value
+    with pytest.raises(SeqtuneError, match=r"train.curriculum: expected true, false or a "
+                                           r"list of architectures of \[space\]"):
         parse_config(doc, "digitsum.toml")
+
+
+def test_an_architecture_outside_the_curriculum_starts_from_random_weights(tmp_path):
+    doc = tomllib.loads((REPO / "studies" / "digitsum.toml").read_text())
+    doc["sweep"] = {"length": [5, 6]}
+    doc["study"].update(n_trials=2, timeout=60)
+    doc["train"] = {"max_epochs": 2, "patience": 2, "curriculum": ["gru"]}
+    doc["space"]["architecture"] = ["gru", "rnn"]
+    doc["start"] = {"hidden_size": 16, "learning_rate": 0.01, "batch_size": 64,
+                    "grad_clip": 1.0}
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    first, second = parse_config(doc, "digitsum.toml").expand()
+    for config in (first, second):
+        optimize(config, url, show_progress_bar=False, repeats=1, workers=1)
+    stored = stored_repeats(optuna.load_study(study_name=first.name, storage=url))
+    assert "weights" in stored["gru"] and "weights" not in stored["rnn"]
+    trials = optuna.load_study(study_name=second.name, storage=url).get_trials(
+        states=(optuna.trial.TrialState.COMPLETE,))
+    assert [(t.params["architecture"], t.user_attrs.get("init_from")) for t in trials] == [
+        ("gru", first.name), ("rnn", None)]
 
 
 def test_the_curve_says_where_a_cell_started_from_the_previous_length():

@@ -78,9 +78,9 @@ def test_run_says_which_study_how_many_left_and_time_on_stderr_only(tmp_path):
     done = run_cli(*args, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     progress = [line for line in done.stderr.splitlines() if line.startswith("run: ")]
-    assert re.match(r"run: study 1/2 tiny-a \(1 trials; 1 studies left; \d+ s elapsed\)",
+    assert re.match(r"run: study 1/2 tiny-a \(1 trial; 1 study left; \d+ s elapsed\)",
                     progress[0]), progress
-    assert progress[1].startswith("run: study 2/2 tiny-b (1 trials; 0 studies left;")
+    assert progress[1].startswith("run: study 2/2 tiny-b (1 trial; 0 studies left;")
     assert progress[-1].startswith("run: report (")
     assert "run: " not in done.stdout and "best trial per task" in done.stdout
     assert (tmp_path / "reports" / "index.html").is_file()

@@ -218,9 +218,11 @@ def run_cmd(
         repeats = QUICK_REPEATS if quick else DEFAULT_REPEATS
     rows = []
     for n, e in enumerate(expanded, start=1):
-        progress(f"run: study {n}/{len(expanded)} {e.name} ({e.n_trials} trials; "
-                 f"{len(expanded) - n} studies left; {elapsed(time.perf_counter() - started)} "
-                 "elapsed)")
+        left = len(expanded) - n
+        progress(f"run: study {n}/{len(expanded)} {e.name} ({e.n_trials} "
+                 f"trial{'' if e.n_trials == 1 else 's'}; "
+                 f"{left} stud{'y' if left == 1 else 'ies'} left; "
+                 f"{elapsed(time.perf_counter() - started)} elapsed)")
         rows += _run_study(e, url, workers=processes, repeats=repeats)
     console.print(summary_table("best trial per task and architecture", rows))
     for e in expanded:

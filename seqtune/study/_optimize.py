@@ -179,21 +179,30 @@ INIT_ATTR = "init"
 
 
 def _queue(study: optuna.Study, config: StudyConfig) -> list[tuple[dict[str, Any], dict]]:
-    """What a fresh study queues, as (params, user attrs).
+    """What a fresh study queues, as (params, user attrs), one round per
+    architecture at a time (so any ``n_trials`` keeps equal shares).
 
-    Without a curriculum: the ``[start]`` configuration of every architecture,
-    then the best configuration per architecture of the study it follows (those
-    not equal to a start). Under a curriculum, where the study it follows has a
-    best configuration: that configuration, starting from the weights it
-    trained, then every ``[start]`` from random weights; the study's own
-    selection on val decides per architecture whether carrying over helped
-    (it does not always: a tanh RNN can be stuck where its previous length left it).
+    Per architecture: its ``[start]``, then its best configuration in the study
+    this one follows (unless equal). Under a curriculum, for its architectures:
+    that best configuration first, starting from the weights it trained
+    (``init = "carried"``), then the ``[start]`` from random weights
+    (``"seed"``) even where the two are equal: the study's own selection on val
+    decides whether carrying over helped.
     """
-    starts, warm = _start_params(config), _warm_params(study, config)
-    if config.curriculum and warm:
-        return ([(p, {INIT_ATTR: "carried"}) for p in warm]
-                + [(p, {INIT_ATTR: "seed"}) for p in starts])
-    return [(p, {}) for p in starts + [p for p in warm if p not in starts]]
+    starts = {p.get("architecture"): p for p in _start_params(config)}
+    warm = {p.get("architecture"): p for p in _warm_params(study, config)}
+    rounds: list[list[tuple[dict[str, Any], dict]]] = []
+    for arch in architecture_choices(config.space):
+        start, best = starts.get(arch), warm.get(arch)
+        if best is not None and arch in config.curriculum:
+            own = [(best, {INIT_ATTR: "carried"})]
+            own += [(start, {INIT_ATTR: "seed"})] if start is not None else []
+        else:
+            own = [(p, {}) for p in (start, best) if p is not None]
+            own = own[:1] if best is not None and best == start else own
+        rounds.append(own)
+    return [each for k in range(max(map(len, rounds), default=0))
+            for own in rounds if k < len(own) for each in [own[k]]]
 
 
 def _enqueue_start(study: optuna.Study, storage: Storage, config: StudyConfig) -> None:
@@ -226,8 +235,9 @@ def carried_weights(study: optuna.Study, config: StudyConfig) -> CarriedWeights 
         previous = optuna.load_study(study_name=config.follows, storage=study._storage)
     except KeyError:
         return None
-    return CarriedWeights.from_repeats(config.follows, stored_repeats(previous),
-                                       Path(config.artifact_dir))
+    records = {arch: record for arch, record in stored_repeats(previous).items()
+               if arch in config.curriculum}
+    return CarriedWeights.from_repeats(config.follows, records, Path(config.artifact_dir))
 
 
 def finished_trials(study: optuna.Study) -> int:

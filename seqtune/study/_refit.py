@@ -77,7 +77,7 @@ def _params(trial: optuna.trial.FrozenTrial, space: dict[str, Any]) -> dict[str,
 
 def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: int, seed: int,
                    artifact_dir: Path | None = None, workers: int | str = AUTO,
-                   curriculum: bool = False, carried: CarriedWeights | None = None
+                   curriculum: tuple[str, ...] = (), carried: CarriedWeights | None = None
                    ) -> dict[str, dict[str, Any]]:
     """Retrain the best trial of each architecture on train+val for its
     ``best_epoch`` epochs under ``k`` seeds (all architectures in one pool of
@@ -85,8 +85,8 @@ def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: in
     already stored for the same trial and seeds are kept. Returns every
     stored record.
 
-    ``curriculum``: keep every repeat's final weights (for the study that
-    follows); where the best trial started from carried weights, repeat ``k``
+    ``curriculum``: the architectures whose repeats keep their final weights
+    (for the study that follows); where the best trial started from carried weights, repeat ``k``
     starts from ``carried``'s ``k``-th weights of its architecture."""
     if k < 1:
         return stored_repeats(study)
@@ -101,7 +101,7 @@ def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: in
         asked = sorted(old.get("seeds", []) + old.get("diverged", []))
         if not epochs or (old.get("trial") == trial.number and asked == seeds
                           and old.get("protocol") == PROTOCOL
-                          and (not curriculum or "weights" in old)):
+                          and (best["architecture"] not in curriculum or "weights" in old)):
             continue
         todo.append((best["architecture"], trial, _params(trial, space), int(epochs)))
     if not todo:
@@ -125,7 +125,7 @@ def ensure_repeats(study: optuna.Study, task: Task, space: dict[str, Any], k: in
                                   if isinstance(o, TrainingDiverged)]
         if carried is not None and any(init is not None for init in starts):
             record["init_from"] = carried.source
-        if curriculum and artifact_dir is not None and done:
+        if arch in curriculum and artifact_dir is not None and done:
             record["weights"] = upload_weights(study, artifact_dir, arch,
                                                [s for s, _ in done],
                                                [o.fit.model for _, o in done])
