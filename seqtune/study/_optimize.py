@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.distributions import distribution_to_json
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
 import seqtune
@@ -305,8 +308,38 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
     # stops rather than start one more (an architecture would get an extra share)
     callback = optuna.study.MaxTrialsCallback(config.n_trials,
                                               states=(*FINISHED, TrialState.RUNNING))
-    with _signals.deferred():
-        study.optimize(objective, n_trials=remaining, timeout=config.timeout,
-                       callbacks=[callback, _stop_if_signalled, *(callbacks or ())],
-                       catch=(TrainingDiverged,),
-                       show_progress_bar=show_progress_bar)
+    deadline = None if config.timeout is None else time.monotonic() + config.timeout
+    while remaining > 0:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return
+        with _signals.deferred():
+            study.optimize(objective, n_trials=remaining, timeout=left,
+                           callbacks=[callback, _stop_if_signalled, *(callbacks or ())],
+                           catch=(TrainingDiverged,),
+                           show_progress_bar=show_progress_bar)
+        if not _retry_queued(study, deadline):
+            return
+        remaining = config.n_trials - finished_trials(study)
+
+
+def _retry_queued(study: optuna.Study, deadline: float | None) -> bool:
+    """After this process's share, with heartbeats on: wait while other processes'
+    trials run, failing any whose heartbeat stopped (a killed worker's); True
+    once such a trial's retry is queued. Without it a killed worker's trial
+    would stay RUNNING, count towards ``n_trials``, and the survivors would stop
+    short of it. Without heartbeats (or past ``deadline``): False at once."""
+    storage = study._storage
+    if not (isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage)):
+        return False
+    while deadline is None or time.monotonic() < deadline:
+        failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+        with warnings.catch_warnings():  # experimental since Optuna 2.9, stable in use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        if len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))) > failed:
+            return True
+        if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            return False
+        time.sleep(storage.get_heartbeat_interval() or 1)
+    return False
