@@ -323,6 +323,12 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
         remaining = config.n_trials - finished_trials(study)
 
 
+#: how often a worker that has done its share looks at the others' trials: the
+#: study ends when the last of them does, so a coarse poll (the heartbeat
+#: interval, 10 s) would add its whole period to every study
+RETRY_POLL_S = 0.2
+
+
 def _retry_queued(study: optuna.Study, deadline: float | None) -> bool:
     """After this process's share, with heartbeats on: wait while other processes'
     trials run, failing any whose heartbeat stopped (a killed worker's); True
@@ -341,5 +347,5 @@ def _retry_queued(study: optuna.Study, deadline: float | None) -> bool:
             return True
         if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             return False
-        time.sleep(storage.get_heartbeat_interval() or 1)
+        time.sleep(RETRY_POLL_S)
     return False
