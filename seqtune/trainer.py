@@ -119,7 +119,11 @@ class _Member:
     direction: str
     generator: torch.Generator = field(init=False)
     best_value: float = field(init=False)
+    #: the epoch whose weights are kept, and the last epoch the metric improved
+    #: (patience counts from it: a won tie keeps weights but buys no epochs)
     best_epoch: int = 0
+    improved_epoch: int = 0
+    best_tie: float | None = None
     best_scores: dict[str, float] = field(default_factory=dict)
     best_state: dict[str, torch.Tensor] | None = None
     final_state: dict[str, torch.Tensor] | None = None
@@ -207,13 +211,17 @@ def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: Trainin
                        for key, v in task.score(split, preds[k]).items()}
             m.history.append({"epoch": epoch, "train_loss": train_losses[k], **scores,
                               **watched})
-            if _improved(value, m.best_value, task.direction):
-                m.best_value, m.best_epoch, m.best_scores = value, epoch, scores
+            improved = _improved(value, m.best_value, task.direction)
+            tie = (task.tie_break(splits.val, val[k])
+                   if improved or value == m.best_value else None)
+            if improved or (tie is not None and m.best_tie is not None and tie < m.best_tie):
+                m.best_value, m.best_epoch, m.best_scores, m.best_tie = value, epoch, scores, tie
                 m.best_state = snapshot(k) if config.restore_best else None
+                m.improved_epoch = epoch if improved else m.improved_epoch
             if hook is not None:
                 hook.report(epoch, value)
                 m.pruned = hook.should_prune()
-            if m.pruned or epoch - m.best_epoch >= config.patience:
+            if m.pruned or epoch - m.improved_epoch >= config.patience:
                 m.stopped = True
                 if packed and not config.restore_best:
                     m.final_state = snapshot(k)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from seqtune.study import train_and_score
 from seqtune.tasks import make_task
+from seqtune.tasks.digitsum import DigitSumTask
 from seqtune.trainer import TrainConfig, fit, predict
 
 
@@ -39,6 +42,31 @@ def test_early_stopping_and_restoring_the_best_epoch():
     assert result.epochs_run == result.best_epoch + 3 < 200
     restored = task.score(task.splits().val, predict(result.model, task.splits().val.inputs))
     assert restored["mse"] == pytest.approx(result.best_value, rel=1e-6)
+
+
+class _CoarseDigitSum(DigitSumTask):
+    """Accuracy in steps of 0.2, so that many epochs tie; the log-loss beside it."""
+
+    def score(self, split, predictions):
+        accuracy = super().score(split, predictions)["accuracy"]
+        return {"accuracy": math.floor(accuracy * 5) / 5,
+                "log_loss": self.tie_break(split, predictions)}
+
+
+def test_a_tie_on_the_metric_keeps_the_lower_log_loss_without_extra_epochs():
+    task = _CoarseDigitSum(length=5)
+    config = TrainConfig(architecture="gru", hidden_size=32, learning_rate=1e-2,
+                         batch_size=32, max_epochs=60, patience=8, seed=0)
+    result = fit(task, task.splits(), config)
+    best = max(h["accuracy"] for h in result.history)
+    ties = [h for h in result.history if h["accuracy"] == best]
+    first = ties[0]["epoch"]
+    kept = min(ties, key=lambda h: h["log_loss"])["epoch"]
+    assert len(ties) > 1 and kept > first  # the test needs a won tie to mean anything
+    assert result.best_epoch == kept
+    assert result.epochs_run == min(first + 8, 60)  # patience counts from `first`
+    restored = task.score(task.splits().val, predict(result.model, task.splits().val.inputs))
+    assert restored["log_loss"] == pytest.approx(min(h["log_loss"] for h in ties), rel=1e-6)
 
 
 class _StopAt:

@@ -87,6 +87,13 @@ class Task(ABC):
     def score(self, split: Split, predictions: np.ndarray) -> dict[str, float]:
         """Metrics of ``predictions`` on ``split``; the first key is ``self.metric``."""
 
+    def tie_break(self, split: Split, predictions: np.ndarray) -> float | None:
+        """Which of two epochs with the same metric on ``split`` the trainer keeps:
+        the lower value (e.g. a classifier's log-loss, which still tells a confident
+        model from a lucky one when the accuracy of a small split is the same).
+        None (the default): the earlier epoch stays."""
+        return None
+
     def metric_points(self, split: Split, predictions: np.ndarray) -> np.ndarray:
         """The main metric per test point (one value per example, e.g. its squared
         error or whether it is right): their mean is ``score(...)[self.metric]``.

@@ -157,6 +157,7 @@ class SequencesTask(Task):
     # the metric is digitsum's: accuracy of the argmax of the class scores
     score = DigitSumTask.score
     metric_points = DigitSumTask.metric_points
+    tie_break = DigitSumTask.tie_break
 
     def __init__(self, file: str | None = None, sequence: str = "sequence",
                  label: str = "label", val_fraction: float = 0.15,
