@@ -11,7 +11,7 @@ import optuna
 import pytest
 import torch
 
-from seqtune.config import parse_config
+from seqtune.config import StudyConfig, parse_config
 from seqtune.errors import SeqtuneError
 from seqtune.study import optimize
 from seqtune.study._curriculum import CarriedWeights
@@ -45,18 +45,25 @@ def test_a_model_starts_from_the_carried_weights_where_they_fit():
     assert carried.initial_state(task, {**PARAMS, "architecture": "lstm"}) is None
 
 
-def test_a_sweep_carries_each_seeds_weights_to_the_next_length(tmp_path):
+def _two_lengths(tmp_path: Path, architectures: list[str], curriculum: bool | list[str],
+                 n_trials: int, repeats: int) -> tuple[StudyConfig, StudyConfig, str]:
+    """The digitsum sweep at L = 5 and 6 with a tiny budget, both optimized."""
     doc = tomllib.loads((REPO / "studies" / "digitsum.toml").read_text())
     doc["sweep"] = {"length": [5, 6]}
-    doc["study"].update(n_trials=1, timeout=60)
-    doc["train"] = {"max_epochs": 2, "patience": 2, "curriculum": True}
-    doc["space"]["architecture"] = ["gru"]
+    doc["study"].update(n_trials=n_trials, timeout=60)
+    doc["train"] = {"max_epochs": 2, "patience": 2, "curriculum": curriculum}
+    doc["space"]["architecture"] = architectures
     doc["start"] = {"hidden_size": 16, "learning_rate": 0.01, "batch_size": 64,
                     "grad_clip": 1.0}
     url = f"sqlite:///{tmp_path / 'sweep.db'}"
     first, second = parse_config(doc, "digitsum.toml").expand()
     for config in (first, second):
-        optimize(config, url, show_progress_bar=False, repeats=2, workers=1)
+        optimize(config, url, show_progress_bar=False, repeats=repeats, workers=1)
+    return first, second, url
+
+
+def test_a_sweep_carries_each_seeds_weights_to_the_next_length(tmp_path):
+    first, second, url = _two_lengths(tmp_path, ["gru"], True, n_trials=1, repeats=2)
     before = stored_repeats(optuna.load_study(study_name=first.name, storage=url))["gru"]
     study = optuna.load_study(study_name=second.name, storage=url)
     after = stored_repeats(study)["gru"]
@@ -91,17 +98,7 @@ def test_curriculum_is_true_false_or_some_architectures(value):
 
 
 def test_an_architecture_outside_the_curriculum_starts_from_random_weights(tmp_path):
-    doc = tomllib.loads((REPO / "studies" / "digitsum.toml").read_text())
-    doc["sweep"] = {"length": [5, 6]}
-    doc["study"].update(n_trials=2, timeout=60)
-    doc["train"] = {"max_epochs": 2, "patience": 2, "curriculum": ["gru"]}
-    doc["space"]["architecture"] = ["gru", "rnn"]
-    doc["start"] = {"hidden_size": 16, "learning_rate": 0.01, "batch_size": 64,
-                    "grad_clip": 1.0}
-    url = f"sqlite:///{tmp_path / 'sweep.db'}"
-    first, second = parse_config(doc, "digitsum.toml").expand()
-    for config in (first, second):
-        optimize(config, url, show_progress_bar=False, repeats=1, workers=1)
+    first, second, url = _two_lengths(tmp_path, ["gru", "rnn"], ["gru"], n_trials=2, repeats=1)
     stored = stored_repeats(optuna.load_study(study_name=first.name, storage=url))
     assert "weights" in stored["gru"] and "weights" not in stored["rnn"]
     trials = optuna.load_study(study_name=second.name, storage=url).get_trials(
