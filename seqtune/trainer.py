@@ -214,10 +214,13 @@ def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: Trainin
             improved = _improved(value, m.best_value, task.direction)
             tie = (task.tie_break(splits.val, val[k])
                    if improved or value == m.best_value else None)
-            if improved or (tie is not None and m.best_tie is not None and tie < m.best_tie):
+            won_tie = (not improved and tie is not None and m.best_tie is not None
+                       and tie < m.best_tie)
+            if improved:
+                m.improved_epoch = epoch
+            if improved or won_tie:
                 m.best_value, m.best_epoch, m.best_scores, m.best_tie = value, epoch, scores, tie
                 m.best_state = snapshot(k) if config.restore_best else None
-                m.improved_epoch = epoch if improved else m.improved_epoch
             if hook is not None:
                 hook.report(epoch, value)
                 m.pruned = hook.should_prune()

@@ -139,10 +139,10 @@ class DigitSumTask(Task):
     def tie_break(self, split: Split, predictions: np.ndarray) -> float | None:
         """Mean log-loss of the class scores (None for bare labels): with 100 dev
         rows many epochs share an accuracy, and the least surprised one is kept."""
-        from scipy.special import log_softmax
-
         if predictions.ndim != 2:
             return None
+        from scipy.special import log_softmax  # scipy only when training
+
         log_probs = log_softmax(predictions.astype(np.float64), axis=1)
         return float(-log_probs[np.arange(len(predictions)), split.targets].mean())
 
