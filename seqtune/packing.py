@@ -66,8 +66,11 @@ class PackedEmbedding(nn.Module):
 
 
 class PackedRecurrent(nn.Module):
-    """K batch-first ``nn.RNN`` (tanh), ``nn.LSTM`` or ``nn.GRU`` cores, stepped
-    through time with one batched matmul per step for all members.
+    """K batch-first ``nn.RNN`` (tanh), ``nn.LSTM`` or ``nn.GRU`` cores.
+
+    A tanh RNN or GRU steps through time with one batched matmul per step for
+    all members; an LSTM runs as one block-diagonal core through the fused
+    ``torch.lstm`` kernel, which a step-by-step LSTM cannot match on CPU.
 
     Inputs ``(K, batch, steps, in)``; the state has the core's own layout
     with the member dimension in front: ``(K, layers, batch, hidden)``.
@@ -88,8 +91,9 @@ class PackedRecurrent(nn.Module):
                 key = f"{name}_l{layer}"
                 setattr(self, key, _stack([getattr(core, key) for core in cores]))
 
-    def _layer(self, x: torch.Tensor, layer: int, h: torch.Tensor, c: torch.Tensor | None
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def _layer(self, x: torch.Tensor, layer: int, h: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One tanh RNN or GRU layer, all members in batched matmuls."""
         w_ih, w_hh, b_ih, b_hh = (getattr(self, f"{n}_l{layer}") for n in _CORE_WEIGHTS)
         members, batch, steps, _ = x.shape
         size = self.hidden_size
@@ -98,28 +102,53 @@ class PackedRecurrent(nn.Module):
         bias = b_ih if self.mode == "gru" else b_ih + b_hh
         gates_in = torch.baddbmm(bias.unsqueeze(1), x.reshape(members, batch * steps, -1),
                                  w_ih.transpose(1, 2)).view(members, batch, steps, -1)
-        w_hh_t, b_hh = w_hh.transpose(1, 2), b_hh.unsqueeze(1)
-        outputs = []
         if self.mode == "rnn":  # the whole recurrence, with a written-out backward
             states = tanh_scan(gates_in, h, w_hh)
-            return states, states[:, :, -1], c
+            return states, states[:, :, -1]
+        w_hh_t, b_hh = w_hh.transpose(1, 2), b_hh.unsqueeze(1)
+        outputs = []
         for t in range(steps):
             g_in = gates_in[:, :, t]
-            if self.mode == "gru":
-                gates_h = torch.baddbmm(b_hh, h, w_hh_t)
-                rz = torch.sigmoid(g_in[..., :2 * size] + gates_h[..., :2 * size])
-                r, z = rz[..., :size], rz[..., size:]
-                n = torch.tanh(g_in[..., 2 * size:] + r * gates_h[..., 2 * size:])
-                h = n + z * (h - n)
-            else:
-                gates = torch.baddbmm(g_in, h, w_hh_t)
-                act = torch.sigmoid(gates)  # i, f, o used; the g slice is recomputed below
-                i, f, o = act[..., :size], act[..., size:2 * size], act[..., 3 * size:]
-                g = torch.tanh(gates[..., 2 * size:3 * size])
-                c = torch.addcmul(f * c, i, g)
-                h = o * torch.tanh(c)
+            gates_h = torch.baddbmm(b_hh, h, w_hh_t)
+            rz = torch.sigmoid(g_in[..., :2 * size] + gates_h[..., :2 * size])
+            r, z = rz[..., :size], rz[..., size:]
+            n = torch.tanh(g_in[..., 2 * size:] + r * gates_h[..., 2 * size:])
+            h = n + z * (h - n)
             outputs.append(h)
-        return torch.stack(outputs, dim=2), h, c
+        return torch.stack(outputs, dim=2), h
+
+    def _block_diagonal(self, name: str) -> torch.Tensor:
+        """The K members' weights (or biases) of ``name`` as one core's: gate-major,
+        member-major within a gate, zero between members; gradients reach each
+        member's own block only."""
+        stacked = getattr(self, name)
+        members, rows = stacked.shape[:2]
+        gates = stacked.view(members, 4, rows // 4, *stacked.shape[2:])
+        if stacked.dim() == 2:  # bias (K, 4H) -> (4 K H)
+            return gates.transpose(0, 1).reshape(-1)
+        eye = torch.eye(members, dtype=stacked.dtype, device=stacked.device)
+        return torch.einsum("kguv,kl->gkulv", gates, eye).reshape(rows * members, -1)
+
+    def _fused_lstm(self, x: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor
+                    ) -> tuple[torch.Tensor, State]:
+        """All members through one fused ``torch.lstm`` call (oneDNN on CPU): the
+        members' cores side by side as one block-diagonal core, so a member never
+        sees another's units. Same arithmetic as K separate cores, plus exact zeros."""
+        members, batch, steps, _ = x.shape
+        params = [self._block_diagonal(f"{name}_l{layer}")
+                  for layer in range(self.num_layers) for name in _CORE_WEIGHTS]
+        side_by_side = x.permute(1, 2, 0, 3).reshape(batch, steps, -1)
+
+        def joined(state: torch.Tensor) -> torch.Tensor:  # (K, L, B, H) -> (L, B, K H)
+            return state.permute(1, 2, 0, 3).reshape(self.num_layers, batch, -1)
+
+        def split(state: torch.Tensor) -> torch.Tensor:  # (L, B, K H) -> (K, L, B, H)
+            return state.view(self.num_layers, batch, members, -1).permute(2, 0, 1, 3)
+
+        out, h_n, c_n = torch.lstm(side_by_side, (joined(h0), joined(c0)), params, True,
+                                   self.num_layers, 0.0, self.training, False, True)
+        out = out.view(batch, steps, members, -1).permute(2, 0, 1, 3)
+        return out, (split(h_n), split(c_n))
 
     def forward(self, x: torch.Tensor, state: State | None = None
                 ) -> tuple[torch.Tensor, State]:
@@ -127,17 +156,13 @@ class PackedRecurrent(nn.Module):
         if state is None:
             zeros = x.new_zeros(members, self.num_layers, batch, self.hidden_size)
             state = (zeros, zeros) if self.mode == "lstm" else zeros
-        h0, c0 = state if self.mode == "lstm" else (state, None)
-        last_h, last_c = [], []
-        for layer in range(self.num_layers):
-            x, h, c = self._layer(x, layer, h0[:, layer],
-                                  None if c0 is None else c0[:, layer])
-            last_h.append(h)
-            last_c.append(c)
-        h_n = torch.stack(last_h, dim=1)
         if self.mode == "lstm":
-            return x, (h_n, torch.stack(last_c, dim=1))
-        return x, h_n
+            return self._fused_lstm(x, *state)
+        last = []
+        for layer in range(self.num_layers):
+            x, h = self._layer(x, layer, state[:, layer])
+            last.append(h)
+        return x, torch.stack(last, dim=1)
 
 
 _PACKERS: dict[type[nn.Module], type[nn.Module]] = {
