@@ -5,8 +5,8 @@ NNDL post's 32 units at batch 8) spends its training step on per-operation
 overhead, not arithmetic. :func:`pack` turns K models of the same
 architecture (each built and initialised with its own seed) into one module
 whose parameters carry a leading *member* dimension of size K: every layer
-becomes one batched kernel over the members (``baddbmm``), so the overhead
-is paid once for all K.
+becomes one batched kernel over the members (``baddbmm``; an LSTM core, one
+block-diagonal fused ``torch.lstm``), so the overhead is paid once for all K.
 
 The models' own code runs unchanged: it is written over trailing dimensions
 (``out[..., -1, :]``, ``seeds.shape[-2]``), so it accepts inputs with the
