@@ -9,8 +9,8 @@ Three sizes, each timed in this process with one torch thread per process
 - the NNDL post's configuration (tanh RNN 32, batch 8, DigitSum L=35) through
   ``seqtune.study.repeat`` with its defaults (packed where it pays, spread over
   the usable cores). Target: <= 2.5x the wall of one.
-- the digitsum study's ``[start]`` of each architecture (GRU 240 / LSTM 240 at
-  batch 32, tanh RNN 64 at batch 16, L=35), K seeds each, as the main job's
+- the digitsum study's ``[start]`` of each architecture (L=35; sizes as the
+  study file says), K seeds each, as the main job's
   repeats run them (one ``repeat`` call, one pool) against the 3K runs one after
   another. Target: >= 1.8x faster (at most 2x on 2 cores).
 
