@@ -29,6 +29,12 @@ from seqtune.errors import SeqtuneError
 from seqtune.models import TanhRNN
 
 _CORE_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+#: fewest steps per call at which a packed LSTM runs fused: building the
+#: block-diagonal core costs more than a few small steps. Measured, 5 seeds of
+#: the question's chain against one: free-running (a 4-step warm-up, then single
+#: steps) 1.6x the wall of one seed fused from 1 step, 1.04x from 5; teacher-forced
+#: (9 steps in one call) 1.75x stepped, 1.3x fused
+FUSED_LSTM_STEPS = 5
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
@@ -69,8 +75,9 @@ class PackedRecurrent(nn.Module):
     """K batch-first ``nn.RNN`` (tanh), ``nn.LSTM`` or ``nn.GRU`` cores.
 
     A tanh RNN or GRU steps through time with one batched matmul per step for
-    all members; an LSTM runs as one block-diagonal core through the fused
-    ``torch.lstm`` kernel, which a step-by-step LSTM cannot match on CPU.
+    all members; an LSTM given several steps at once runs as one block-diagonal
+    core through the fused ``torch.lstm`` kernel, which a step-by-step LSTM
+    cannot match on CPU.
 
     Inputs ``(K, batch, steps, in)``; the state has the core's own layout
     with the member dimension in front: ``(K, layers, batch, hidden)``.
@@ -91,9 +98,10 @@ class PackedRecurrent(nn.Module):
                 key = f"{name}_l{layer}"
                 setattr(self, key, _stack([getattr(core, key) for core in cores]))
 
-    def _layer(self, x: torch.Tensor, layer: int, h: torch.Tensor
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One tanh RNN or GRU layer, all members in batched matmuls."""
+    def _layer(self, x: torch.Tensor, layer: int, h: torch.Tensor, c: torch.Tensor | None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One layer, all members in batched matmuls, step by step (the tanh RNN:
+        one scan)."""
         w_ih, w_hh, b_ih, b_hh = (getattr(self, f"{n}_l{layer}") for n in _CORE_WEIGHTS)
         members, batch, steps, _ = x.shape
         size = self.hidden_size
@@ -104,18 +112,26 @@ class PackedRecurrent(nn.Module):
                                  w_ih.transpose(1, 2)).view(members, batch, steps, -1)
         if self.mode == "rnn":  # the whole recurrence, with a written-out backward
             states = tanh_scan(gates_in, h, w_hh)
-            return states, states[:, :, -1]
+            return states, states[:, :, -1], c
         w_hh_t, b_hh = w_hh.transpose(1, 2), b_hh.unsqueeze(1)
         outputs = []
         for t in range(steps):
             g_in = gates_in[:, :, t]
-            gates_h = torch.baddbmm(b_hh, h, w_hh_t)
-            rz = torch.sigmoid(g_in[..., :2 * size] + gates_h[..., :2 * size])
-            r, z = rz[..., :size], rz[..., size:]
-            n = torch.tanh(g_in[..., 2 * size:] + r * gates_h[..., 2 * size:])
-            h = n + z * (h - n)
+            if self.mode == "gru":
+                gates_h = torch.baddbmm(b_hh, h, w_hh_t)
+                rz = torch.sigmoid(g_in[..., :2 * size] + gates_h[..., :2 * size])
+                r, z = rz[..., :size], rz[..., size:]
+                n = torch.tanh(g_in[..., 2 * size:] + r * gates_h[..., 2 * size:])
+                h = n + z * (h - n)
+            else:
+                gates = torch.baddbmm(g_in, h, w_hh_t)
+                act = torch.sigmoid(gates)  # i, f, o used; the g slice is recomputed below
+                i, f, o = act[..., :size], act[..., size:2 * size], act[..., 3 * size:]
+                g = torch.tanh(gates[..., 2 * size:3 * size])
+                c = torch.addcmul(f * c, i, g)
+                h = o * torch.tanh(c)
             outputs.append(h)
-        return torch.stack(outputs, dim=2), h
+        return torch.stack(outputs, dim=2), h, c
 
     def _block_diagonal(self, name: str) -> torch.Tensor:
         """The K members' weights (or biases) of ``name`` as one core's: gate-major,
@@ -156,13 +172,18 @@ class PackedRecurrent(nn.Module):
         if state is None:
             zeros = x.new_zeros(members, self.num_layers, batch, self.hidden_size)
             state = (zeros, zeros) if self.mode == "lstm" else zeros
-        if self.mode == "lstm":
+        if self.mode == "lstm" and x.shape[2] >= FUSED_LSTM_STEPS:
             return self._fused_lstm(x, *state)
-        last = []
+        h0, c0 = state if self.mode == "lstm" else (state, None)
+        last_h, last_c = [], []
         for layer in range(self.num_layers):
-            x, h = self._layer(x, layer, state[:, layer])
-            last.append(h)
-        return x, torch.stack(last, dim=1)
+            x, h, c = self._layer(x, layer, h0[:, layer], None if c0 is None else c0[:, layer])
+            last_h.append(h)
+            last_c.append(c)
+        h_n = torch.stack(last_h, dim=1)
+        if self.mode == "lstm":
+            return x, (h_n, torch.stack(last_c, dim=1))
+        return x, h_n
 
 
 _PACKERS: dict[type[nn.Module], type[nn.Module]] = {
