@@ -29,11 +29,9 @@ from seqtune.tasks import Task
 
 Repeat = TrialOutcome | TrainingDiverged
 
-#: largest batch size x hidden size at which a packed tanh RNN / GRU beats
-#: separate runs (measured, see packing_pays)
-PACK_LIMIT = 512
-#: the same for an LSTM (its packed form is one block-diagonal core)
-LSTM_PACK_LIMIT = 128
+#: per architecture, the largest batch size x hidden size at which packing beats
+#: separate runs (measured, see packing_pays; an LSTM packs as one block-diagonal core)
+PACK_LIMITS = {"rnn": 512, "gru": 512, "lstm": 128}
 
 
 def packing_pays(params: dict[str, Any]) -> bool:
@@ -47,8 +45,7 @@ def packing_pays(params: dict[str, Any]) -> bool:
     16 units / batch 8, 0.8x at 32 / batch 8, 0.2x at 240 / batch 32.
     """
     size = int(params.get("hidden_size", 64)) * int(params.get("batch_size", 32))
-    limit = {"rnn": PACK_LIMIT, "gru": PACK_LIMIT, "lstm": LSTM_PACK_LIMIT}
-    return size <= limit.get(params.get("architecture"), 0)
+    return size <= PACK_LIMITS.get(params.get("architecture"), 0)
 
 
 def _train_group(task: Task, params: dict[str, Any], seeds: list[int], max_epochs: int,
