@@ -59,9 +59,13 @@ class Figure:
 
 
 def check(value: float | None, op: str, threshold: float) -> bool | None:
-    """``value op threshold`` for ``op`` in ``>=``, ``<=``; None when nothing was measured."""
+    """``value op threshold`` for ``op`` in ``>=``, ``<=``; None when nothing was measured.
+    A value equal to the threshold up to float round-off meets it (a mean of
+    accuracies in hundredths that is 0.99 adds up to 0.98999...)."""
     if value is None:
         return None
+    if math.isclose(value, threshold, rel_tol=1e-9):
+        return True
     return value >= threshold if op == ">=" else value <= threshold
 
 

@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
@@ -26,7 +27,8 @@ def _doc() -> dict:
 def test_each_architecture_has_its_own_start():
     config = parse_config(_doc(), "digitsum.toml")
     starts = {arch: config.start_for(arch) for arch in ("gru", "lstm", "rnn")}
-    assert {s["grad_clip"] for s in starts.values()} == {1.0}  # shared key
+    assert starts["gru"]["grad_clip"] == starts["lstm"]["grad_clip"] == 1.0  # shared key
+    assert starts["rnn"]["grad_clip"] == 1.5  # its own table overrides the shared key
     assert starts["rnn"]["hidden_size"] != starts["gru"]["hidden_size"]
     assert starts["lstm"]["learning_rate"] != starts["gru"]["learning_rate"]
 
@@ -52,7 +54,9 @@ def test_the_next_length_starts_from_the_previous_best(tmp_path):
     first, second = parse_config(doc, "digitsum.toml").expand()
     assert (first.follows, second.follows) == (None, first.name)
     # L=5 starts elsewhere, so its best differs from L=10's own [start]
-    first = replace(first, start={**first.start, "grad_clip": 2.0})
+    first = replace(first, start={
+        **{k: ({**v, "grad_clip": 2.0} if isinstance(v, dict) else v)
+           for k, v in first.start.items()}, "grad_clip": 2.0})
     optimize(first, url, show_progress_bar=False, repeats=0)
     optimize(second, url, show_progress_bar=False, repeats=0)
     previous = optuna.load_study(study_name=first.name, storage=url)
@@ -104,3 +108,15 @@ def test_one_seed_is_called_an_anecdote():
     assert "one run per length: an anecdote, no interval" in rnn
     assert "under it with one seed (no interval) at L=35" in rnn
     assert "short of it at L=35" in curve_verdict(points, here=35)[1]
+
+
+def test_a_mean_of_exactly_0_9_still_remembers():
+    def rnn_line(value: CurveValue) -> str:
+        return next(line for line in curve_verdict(_points(value), here=35)
+                    if line.startswith("Memory curve, rnn"))
+
+    mean = float(np.mean([0.82, 0.94, 0.94]))  # 0.8999999999999999
+    assert mean < 0.9
+    assert "Mean accuracy >= 0.9 up to L=35 (0.90 [0.88, 0.92])" in rnn_line(
+        _value(mean, seeds=3))
+    assert "Mean accuracy >= 0.9 up to L=10 " in rnn_line(_value(0.89))

@@ -127,7 +127,8 @@ def _longest(values: list[tuple[int, CurveValue]]) -> str:
     """The longest length whose mean stays >= REMEMBERS from the shortest on."""
     kept = None
     for length, value in values:
-        if value.mean < REMEMBERS:
+        # a mean of 0.9 up to float round-off (0.88, 0.92, 0.9, ...) stays
+        if value.mean < REMEMBERS and not math.isclose(value.mean, REMEMBERS):
             break
         kept = (length, value)
     if kept is None:
