@@ -68,6 +68,18 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+@contextmanager
+def policy_threads() -> Iterator[None]:
+    """Run the body with the thread count a worker process gets
+    (:func:`configure_threads`), then restore this process's own."""
+    threads = torch.get_num_threads()
+    configure_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def resolve_workers(value: str | int) -> int:
     """Worker processes for a ``--workers`` value: ``auto`` is :func:`usable_cores`,
     otherwise a positive integer. Raises ``ValueError`` with a one-line reason."""

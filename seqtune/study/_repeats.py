@@ -7,9 +7,9 @@ several seeds. Run naively that multiplies the wall time by K; here:
   per-operation overhead (:func:`packing_pays`), a configuration's seeds train
   **packed** as one model (:func:`seqtune.trainer.fit_many`), one job;
 - otherwise every seed is a job of its own;
-- the jobs of all configurations share one pool of worker processes (one
-  torch thread each, the :mod:`seqtune.runtime` policy); a single job runs in
-  this process.
+- the jobs of all configurations run longest first (:func:`job_cost`) over
+  this process and a pool of worker processes (one torch thread each, the
+  :mod:`seqtune.runtime` policy); this process trains while the pool starts.
 
 Either way each seed's result is what training it alone gives (packed: up to
 floating-point round-off), so the choice changes the wall time, not the answer.
@@ -18,16 +18,28 @@ floating-point round-off), so the choice changes the wall time, not the answer.
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from seqtune.errors import TrainingDiverged
-from seqtune.runtime import AUTO, configure_threads, resolve_workers
+from seqtune.runtime import AUTO, configure_threads, policy_threads, resolve_workers
 from seqtune.study._curriculum import State
 from seqtune.study._objective import TrialOutcome, train_and_score, train_and_score_many
 from seqtune.tasks import Task
 
 Repeat = TrialOutcome | TrainingDiverged
+#: one job: (configuration index, its seeds, trained packed)
+Job = tuple[int, list[int], bool]
+
+#: weight matrices per recurrent layer (gates), for the cost estimate of a job
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+#: multiply-adds per sequence step at which arithmetic costs as much as the
+#: per-step overhead (one thread; GRU 128 / LSTM 240 at batch 32, digitsum L=35)
+_OVERHEAD_MACS = 4e6
+
 
 #: per architecture, the largest batch size x hidden size at which packing beats
 #: separate runs (measured, see packing_pays; an LSTM packs as one block-diagonal core)
@@ -46,6 +58,19 @@ def packing_pays(params: dict[str, Any]) -> bool:
     """
     size = int(params.get("hidden_size", 64)) * int(params.get("batch_size", 32))
     return size <= PACK_LIMITS.get(params.get("architecture"), 0)
+
+
+def job_cost(params: dict[str, Any], epochs: int, seeds: int, packed: bool) -> float:
+    """A rough relative cost of one job on one task, to start the longest first.
+
+    Training steps (epochs / batch) times a step's cost: a fixed overhead plus
+    the recurrent multiply-adds. A pack costs about one model's overhead plus
+    every member's arithmetic; separate seeds are jobs of one seed each."""
+    hidden, batch = int(params.get("hidden_size", 64)), int(params.get("batch_size", 32))
+    macs = (_GATES.get(params.get("architecture"), 1) * hidden * hidden * batch
+            * int(params.get("num_layers", 1)))
+    members = seeds if packed else 1
+    return epochs / batch * (_OVERHEAD_MACS + members * macs)
 
 
 def _train_group(task: Task, params: dict[str, Any], seeds: list[int], max_epochs: int,
@@ -73,8 +98,8 @@ def repeat(task: Task, configurations: list[dict[str, Any]], seeds: list[int],
     ``i`` under ``seeds[k]``.
 
     ``workers``: processes to spread the work over (``auto``: one per usable
-    core; 1: this process). All configurations share one pool, so the cost
-    of starting the processes is paid once. ``pack``: train the seeds of a
+    core; 1: this process): this process and a pool of the others, shared by
+    all configurations, taking the jobs longest first. ``pack``: train the seeds of a
     configuration packed (None: where :func:`packing_pays`). A seed
     whose training diverges is returned as its :class:`TrainingDiverged` error.
 
@@ -89,7 +114,7 @@ def repeat(task: Task, configurations: list[dict[str, Any]], seeds: list[int],
     processes = resolve_workers(workers)
     start = {(i, seed): inits[i][k] if inits else None
              for i in range(len(configurations)) for k, seed in enumerate(seeds)}
-    jobs = []  # (configuration index, seeds, packed)
+    jobs: list[Job] = []
     for i, params in enumerate(configurations):
         packed = packing_pays(params) if pack is None else pack
         # a pack is one job: splitting it over processes saves less than a
@@ -97,20 +122,51 @@ def repeat(task: Task, configurations: list[dict[str, Any]], seeds: list[int],
         # models costing about 1.7x one)
         groups = [seeds] if packed else [[seed] for seed in seeds]
         jobs += [(i, group, packed) for group in groups if group]
+    # longest first, so no long job starts last while the other workers idle
+    jobs.sort(key=lambda job: job_cost(configurations[job[0]], epochs[job[0]],
+                                       len(job[1]), job[2]), reverse=True)
     processes = min(processes, len(jobs))
-    if processes <= 1:
-        outputs = [_train_group(task, configurations[i], group, epochs[i], patience, packed,
-                                refit, [start[(i, s)] for s in group])
-                   for i, group, packed in jobs]
-    else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__, "torch._dynamo"])
-        with ProcessPoolExecutor(max_workers=processes, mp_context=context,
-                                 initializer=configure_threads) as pool:
-            futures = [pool.submit(_train_group, task, configurations[i], group, epochs[i],
-                                   patience, packed, refit, [start[(i, s)] for s in group])
-                       for i, group, packed in jobs]
-            outputs = [future.result() for future in futures]
+
+    calls = [(task, configurations[i], group, epochs[i], patience, packed, refit,
+              [start[(i, s)] for s in group]) for i, group, packed in jobs]
+    outputs = ([_train_group(*call) for call in calls] if processes <= 1
+               else _share(calls, processes))
     done = {(i, seed): result for (i, group, _), output in zip(jobs, outputs, strict=True)
             for seed, result in zip(group, output, strict=True)}
     return [[done[(i, seed)] for seed in seeds] for i in range(len(configurations))]
+
+
+def _share(calls: list[tuple[Any, ...]], processes: int) -> list[list[Repeat]]:
+    """``_train_group(*call)`` for every call, in order, over ``processes``
+    lanes: this process and ``processes - 1`` pool workers, each lane taking
+    the next call when it is free. This process starts at once, while the pool
+    is still starting (its forkserver imports torch: about 3 s here)."""
+    queue = deque(range(len(calls)))
+    lock = threading.Lock()
+    outputs: dict[int, list[Repeat]] = {}
+
+    def next_call() -> int | None:
+        with lock:
+            return queue.popleft() if queue else None
+
+    def lane(run: Callable[..., list[Repeat]]) -> None:
+        try:
+            while (n := next_call()) is not None:
+                outputs[n] = run(*calls[n])
+        except BaseException:
+            with lock:  # the other lanes stop after their current call
+                queue.clear()
+            raise
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, "torch._dynamo"])
+    with (ProcessPoolExecutor(max_workers=processes - 1, mp_context=context,
+                              initializer=configure_threads) as pool,
+          ThreadPoolExecutor(max_workers=processes - 1) as dispatch):
+        remote = [dispatch.submit(lane, lambda *call: pool.submit(_train_group, *call).result())
+                  for _ in range(processes - 1)]
+        with policy_threads():
+            lane(_train_group)
+        for future in remote:
+            future.result()
+    return [outputs[n] for n in range(len(calls))]
