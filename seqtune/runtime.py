@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import torch
 
@@ -57,27 +57,26 @@ def configure_threads() -> int:
 
 
 @contextmanager
-def one_thread() -> Iterator[None]:
+def _threads(count: int) -> Iterator[None]:
+    """Run the body on ``count`` torch threads, then restore this process's own."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def one_thread() -> AbstractContextManager[None]:
     """Run the body on exactly one torch thread, whatever ``OMP_NUM_THREADS``
     says (tiny models: more threads only add synchronisation), then restore."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return _threads(1)
 
 
-@contextmanager
-def policy_threads() -> Iterator[None]:
+def policy_threads() -> AbstractContextManager[None]:
     """Run the body with the thread count a worker process gets
-    (:func:`configure_threads`), then restore this process's own."""
-    threads = torch.get_num_threads()
-    configure_threads()
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    (:func:`thread_count`), then restore this process's own."""
+    return _threads(thread_count())
 
 
 def resolve_workers(value: str | int) -> int:

@@ -49,7 +49,7 @@ def test_packing_is_chosen_for_small_models_only():
     assert not packing_pays({"architecture": "lstm", "hidden_size": 32, "batch_size": 8})
 
 
-def test_jobs_start_longest_first():
+def test_job_cost_ranks_jobs_as_their_measured_times():
     """The cost estimate ranks the digitsum starts as their measured times do
     (one thread, 20 epochs at L=35: LSTM 240 4.4 s, GRU 128 2.3 s, tanh RNN 144
     at batch 64 0.7 s), and a pack of 5 costs less than 5 separate seeds."""

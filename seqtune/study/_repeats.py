@@ -40,7 +40,6 @@ _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 #: per-step overhead (one thread; GRU 128 / LSTM 240 at batch 32, digitsum L=35)
 _OVERHEAD_MACS = 4e6
 
-
 #: per architecture, the largest batch size x hidden size at which packing beats
 #: separate runs (measured, see packing_pays; an LSTM packs as one block-diagonal core)
 PACK_LIMITS = {"rnn": 512, "gru": 512, "lstm": 128}
@@ -126,7 +125,6 @@ def repeat(task: Task, configurations: list[dict[str, Any]], seeds: list[int],
     jobs.sort(key=lambda job: job_cost(configurations[job[0]], epochs[job[0]],
                                        len(job[1]), job[2]), reverse=True)
     processes = min(processes, len(jobs))
-
     calls = [(task, configurations[i], group, epochs[i], patience, packed, refit,
               [start[(i, s)] for s in group]) for i, group, packed in jobs]
     outputs = ([_train_group(*call) for call in calls] if processes <= 1
