@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -112,6 +112,18 @@ def _predict_members(net: nn.Module, inputs: np.ndarray, device: str, members: i
 
 
 @dataclass
+class _Mark:
+    """What a member would end with had training stopped after ``epochs`` epochs."""
+
+    state: dict[str, torch.Tensor]
+    best_epoch: int
+    best_value: float
+    best_scores: dict[str, float]
+    epochs: int
+    seconds: float
+
+
+@dataclass
 class _Member:
     """One seed's bookkeeping: its batch order, history, best epoch and stop."""
 
@@ -131,6 +143,8 @@ class _Member:
     stopped: bool = False
     pruned: bool = False
     error: TrainingDiverged | None = None
+    #: shorter budgets (epoch counts) passed while training went on
+    marks: dict[int, _Mark] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.generator = torch.Generator().manual_seed(self.config.seed)
@@ -150,10 +164,15 @@ def _seeded_model(task: Task, config: TrainConfig, model: nn.Module | None) -> n
                        config.num_layers, **task.model_spec())
 
 
+Result = FitResult | TrainingDiverged
+
+
 def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: TrainingHook | None,
-           models: list[nn.Module | None], monitor: Mapping[str, Split] | None
-           ) -> list[FitResult | TrainingDiverged]:
-    """The training loop, for one model or for several seeds packed into one."""
+           models: list[nn.Module | None], monitor: Mapping[str, Split] | None,
+           budgets: Sequence[int] = ()) -> list[dict[int, Result]]:
+    """The training loop, for one model or for several seeds packed into one.
+    Per member: ``max_epochs`` and each of ``budgets`` -> the result of training
+    with that many epochs at most."""
     config = configs[0]
     device = config.device or default_device()
     models = [_seeded_model(task, c, m) for c, m in zip(configs, models, strict=True)]
@@ -228,19 +247,32 @@ def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: Trainin
                 m.stopped = True
                 if packed and not config.restore_best:
                     m.final_state = snapshot(k)
+            if epoch in budgets and not m.stopped and epoch < config.max_epochs:
+                m.marks[epoch] = _Mark(
+                    m.best_state if config.restore_best else snapshot(k), m.best_epoch,
+                    m.best_value, m.best_scores, epoch, time.perf_counter() - started)
     seconds = time.perf_counter() - started
-    results: list[FitResult | TrainingDiverged] = []
+    results: list[dict[int, Result]] = []
     for k, (m, model) in enumerate(zip(members, models, strict=True)):
+        # a budget passed while training went on ends at its mark; any other
+        # (the member stopped or diverged first) ends as the whole run
+        out: dict[int, Result] = {}
+        for e, mark in m.marks.items():
+            shorter = copy.deepcopy(model)
+            shorter.load_state_dict(mark.state)
+            out[e] = FitResult(shorter.to(device), mark.best_epoch, mark.best_value,
+                               mark.best_scores, m.history[:mark.epochs], mark.seconds)
         if m.error is not None:
-            results.append(m.error)
-            continue
-        state = m.best_state if config.restore_best else m.final_state
-        if packed and state is None:  # ran to max_epochs
-            state = member_state(net, k)
-        if state is not None:
-            model.load_state_dict(state)
-        results.append(FitResult(model.to(device), m.best_epoch, m.best_value, m.best_scores,
-                                 m.history, seconds, pruned=m.pruned))
+            final: Result = m.error
+        else:
+            state = m.best_state if config.restore_best else m.final_state
+            if packed and state is None:  # ran to max_epochs
+                state = member_state(net, k)
+            if state is not None:
+                model.load_state_dict(state)
+            final = FitResult(model.to(device), m.best_epoch, m.best_value, m.best_scores,
+                              m.history, seconds, pruned=m.pruned)
+        results.append({e: out.get(e, final) for e in [*budgets, config.max_epochs]})
     return results
 
 
@@ -253,7 +285,7 @@ def fit(task: Task, splits: Splits, config: TrainConfig,
     building one from ``config``; ``monitor`` names extra splits whose task
     metrics are recorded every epoch in the history as ``<name>_<metric>``.
     """
-    result = _train(task, splits, [config], hook, [model], monitor)[0]
+    result = _train(task, splits, [config], hook, [model], monitor)[0][config.max_epochs]
     if isinstance(result, TrainingDiverged):
         raise result
     return result
@@ -261,7 +293,7 @@ def fit(task: Task, splits: Splits, config: TrainConfig,
 
 def fit_many(task: Task, splits: Splits, configs: list[TrainConfig],
              models: list[nn.Module] | None = None,
-             monitor: Mapping[str, Split] | None = None) -> list[FitResult | TrainingDiverged]:
+             monitor: Mapping[str, Split] | None = None) -> list[Result]:
     """:func:`fit` for one configuration under several seeds, trained packed as one
     module (:mod:`seqtune.packing`): one batched kernel per layer and step for all
     seeds, each with its own initial weights, batch order, gradient clipping,
@@ -276,10 +308,27 @@ def fit_many(task: Task, splits: Splits, configs: list[TrainConfig],
     """
     if not configs:
         return []
+    return [r[configs[0].max_epochs]
+            for r in fit_budgets(task, splits, configs, (), models, monitor)]
+
+
+def fit_budgets(task: Task, splits: Splits, configs: list[TrainConfig], budgets: Sequence[int],
+                models: list[nn.Module] | None = None,
+                monitor: Mapping[str, Split] | None = None) -> list[dict[int, Result]]:
+    """:func:`fit_many` under several epoch budgets from one run: per member,
+    ``{budget: result}`` for each of ``budgets`` and ``max_epochs``, each exactly
+    what ``fit_many`` gives with ``max_epochs`` = that budget (nothing in training
+    depends on ``max_epochs`` but where it stops). A member that diverges after a
+    budget's epochs is a result at that budget and an error at the longer ones.
+    """
     if any(replace(c, seed=0) != replace(configs[0], seed=0) for c in configs):
         raise ValueError("fit_many: the configurations may differ only in their seed")
+    top = configs[0].max_epochs
+    if any(not 1 <= e <= top for e in budgets):
+        raise ValueError(f"fit_budgets: budgets must lie in 1..max_epochs ({top}), got "
+                         f"{list(budgets)}")
     return _train(task, splits, list(configs), None, list(models or [None] * len(configs)),
-                  monitor)
+                  monitor, sorted(set(budgets)))
 
 
 def evaluate(task: Task, model: nn.Module, split: Split, device: str | None = None

@@ -9,7 +9,7 @@ from seqtune.models import build_model
 from seqtune.packing import member_state, pack
 from seqtune.postmortem import FluxChain
 from seqtune.tasks import make_task
-from seqtune.trainer import TrainConfig, fit, fit_many
+from seqtune.trainer import TrainConfig, fit, fit_budgets, fit_many
 
 SEEDS = (3, 4, 5)
 
@@ -107,5 +107,41 @@ def test_post_mortem_seeds_train_packed_as_each_would_alone():
     together = train_flux_seeds(task, setup, [0, 1])
     for seed, member in zip([0, 1], together, strict=True):
         alone = train_flux(task, setup, seed)
-        for one, other in zip(alone.history, member.history, strict=True):
+        for one, other in zip(alone.history, member[2].history, strict=True):
             assert other == pytest.approx(one, rel=1e-4)
+
+
+def _same_result(one, other) -> None:
+    """Bit for bit: the weights, the history and the selected epoch."""
+    assert (other.best_epoch, other.best_value, other.history) == (
+        one.best_epoch, one.best_value, one.history)
+    for key, weight in one.model.state_dict().items():
+        assert torch.equal(other.model.state_dict()[key], weight), key
+
+
+@pytest.mark.parametrize("seeds", [(3,), SEEDS])
+@pytest.mark.parametrize("restore_best,patience", [(False, 6), (True, 6), (True, 1)])
+def test_a_shorter_budget_read_off_a_longer_run_is_that_run(seeds, restore_best, patience):
+    """fit_budgets' result at 2 epochs is what training with max_epochs=2 gives,
+    packed or alone, with the last or the best weights; patience 1 stops some
+    members before epoch 4 (their budget-4 result is their whole run)."""
+    task = make_task({"name": "seeded", "rule": "drift", "n_train": 160})
+    splits = task.splits()
+
+    def configs(epochs):
+        return [TrainConfig(architecture="gru", hidden_size=8, batch_size=16,
+                            learning_rate=0.02, max_epochs=epochs, patience=patience,
+                            restore_best=restore_best, seed=s, device="cpu") for s in seeds]
+
+    both = fit_budgets(task, splits, configs(4), [2])
+    for budget in (2, 4):
+        for member, alone in zip(both, fit_many(task, splits, configs(budget)), strict=True):
+            _same_result(alone, member[budget])
+    # the budgets differ (else the test could not tell them apart)
+    assert any(len(m[2].history) < len(m[4].history) for m in both)
+
+
+def test_fit_budgets_refuses_a_budget_beyond_max_epochs():
+    task = make_task({"name": "digitsum", "length": 5})
+    with pytest.raises(ValueError, match="1..max_epochs"):
+        fit_budgets(task, task.splits(), [TrainConfig(max_epochs=3)], [5])

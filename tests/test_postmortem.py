@@ -354,3 +354,27 @@ def test_tuned_row_says_whether_it_reproduced_its_stored_trial():
     tuned.update(retrained_val_mse=7.1e-5, reproduced_stored_value=False)
     assert "val MSE 7.1e-05 does NOT reproduce the stored 2.2e-05" in explain(
         judge("drift", _table(tuned=tuned)))
+
+
+def test_setups_that_differ_only_in_epochs_share_one_training_job():
+    """The factorial's 20- and 60-epoch points are one run read off at epoch 20
+    (fit_budgets, tested bit for bit in test_packing); every configuration's
+    training key is served by exactly one job."""
+    from seqtune.postmortem._configs import configurations
+    from seqtune.postmortem._experiment import _jobs
+    from seqtune.postmortem._tuned import Tuned
+
+    grid = configurations(factorial=True)
+    tuned = Tuned({"architecture": "gru"}, seed=0, max_epochs=5, patience=5, source="test")
+    jobs, serves = _jobs({"drift": grid}, [0, 1], [0], {"drift": tuned})
+    served = [key for job in jobs.values() for key in job.keys().values()]
+    assert len(served) == len(set(served))
+    assert {("drift", 0, c.setup.training_key() if c.setup else "tuned")
+            for c in grid} == set(served)
+    runs = {c.setup.training_key() for c in grid if c.setup}
+    assert len(jobs) == len({k[:-1] for k in runs}) + 1 < len(runs) + 1
+    for key, job in jobs.items():
+        if job.setup is not None:
+            assert job.shorter in ((), (20,)) and job.setup.epochs in (20, 60)
+            assert all(job.setup.epochs > e for e in job.shorter)
+        assert serves[key]

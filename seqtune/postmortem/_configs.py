@@ -51,8 +51,13 @@ class Setup:
     def training_key(self) -> tuple[Any, ...]:
         """What changes training: two setups with one key train the same model
         (the warm-up and metric defects act only after training)."""
-        return (self.batching_defect, self.teacher_forcing, self.epochs, self.width,
-                self.head, self.learning_rate, self.batch_size)
+        return (*self.run_key(), self.epochs)
+
+    def run_key(self) -> tuple[Any, ...]:
+        """What changes training but its length: setups with one key are one run
+        stopped after their own number of epochs (fixed epochs, last weights)."""
+        return (self.batching_defect, self.teacher_forcing, self.width, self.head,
+                self.learning_rate, self.batch_size)
 
     def capped(self, max_epochs: int | None) -> Setup:
         return self if max_epochs is None else replace(self,

@@ -8,6 +8,7 @@ metric defects) share one training run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from seqtune.runtime import one_thread
 from seqtune.study import TrialOutcome
 from seqtune.tasks import Split, Splits
 from seqtune.tasks.seeded import SeededTask, drift_ratio_per_step, drift_slope
-from seqtune.trainer import FitResult, TrainConfig, fit, fit_many, predict
+from seqtune.trainer import FitResult, TrainConfig, fit, fit_budgets, predict
 
 N_SAMPLES = 5
 
@@ -78,16 +79,17 @@ def train_flux(task: FluxTask, setup: Setup, seed: int,
         return fit(task, material, train_config(setup, seed), model=model, monitor=monitor)
 
 
-def train_flux_seeds(task: FluxTask, setup: Setup, seeds: list[int]
-                     ) -> list[FitResult | TrainingDiverged]:
+def train_flux_seeds(task: FluxTask, setup: Setup, seeds: list[int], shorter: Sequence[int] = ()
+                     ) -> list[dict[int, FitResult | TrainingDiverged]]:
     """:func:`train_flux` once per seed, the chains trained packed as one model
     (at the question's size a step is per-op overhead, so K seeds cost little
-    more than one)."""
+    more than one). Per seed: ``{epochs: result}`` for ``setup.epochs`` and each
+    of ``shorter`` (the same setup with fewer epochs, read off the one run)."""
     material, monitor = _flux_material(task, setup)
     chains = [_new_chain(task, setup, seed) for seed in seeds]
     with one_thread():
-        return fit_many(task, material, [train_config(setup, seed) for seed in seeds],
-                        models=chains, monitor=monitor)
+        return fit_budgets(task, material, [train_config(setup, seed) for seed in seeds],
+                           shorter, models=chains, monitor=monitor)
 
 
 def _samples(split: Split, predictions: np.ndarray) -> list[dict[str, Any]]:

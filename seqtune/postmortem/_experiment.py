@@ -8,9 +8,12 @@ values the per-epoch val MSE, and its user attrs the evidence
 that have no finished trial yet.
 
 Configurations that differ only after training (the warm-up and metric
-defects) share one training run. The distinct runs of all rules are trained
-first, in parallel worker processes (one torch thread each), then each
-study's trials store what their configuration reads from them.
+defects) share one training run, and so do configurations that differ only
+in their number of epochs (fixed epochs, last weights: the shorter is the
+longer run stopped early, :func:`seqtune.trainer.fit_budgets`). The distinct
+runs of all rules are trained first, in parallel worker processes (one torch
+thread each), then each study's trials store what their configuration reads
+from them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import math
 import multiprocessing
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +59,27 @@ Trained = FitResult | TrialOutcome | TrainingDiverged
 @dataclass(frozen=True)
 class _Job:
     """One training job: every seed of the chain under ``setup`` on data draw
-    ``draw``, trained packed, or the tuned model's seeds (``setup`` None)."""
+    ``draw``, trained packed (and read off at each of ``shorter``, epoch counts
+    of setups that differ from it only there), or the tuned model's seeds
+    (``setup`` None)."""
 
     rule: str
     draw: int
     setup: Setup | None
     tuned: Tuned
     seeds: tuple[int, ...]
+    shorter: tuple[int, ...] = ()
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.rule, self.draw, self.setup.training_key() if self.setup else "tuned")
+        return _key(self.rule, self.draw, self.setup)
+
+    def keys(self) -> dict[int | None, tuple[Any, ...]]:
+        """The key of every setup the job trains, by its epoch count."""
+        if self.setup is None:
+            return {None: self.key}
+        return {e: _key(self.rule, self.draw, replace(self.setup, epochs=e))
+                for e in (*self.shorter, self.setup.epochs)}
 
     def cost(self) -> float:
         """A rough size, to start the longest runs first."""
@@ -78,14 +91,21 @@ class _Job:
                 * (1 if self.setup.teacher_forcing >= 1 else 3))
 
 
-def _run_job(job: _Job) -> tuple[tuple[Any, ...], list[Trained]]:
+def _key(rule: str, draw: int, setup: Setup | None) -> tuple[Any, ...]:
+    return (rule, draw, setup.training_key() if setup else "tuned")
+
+
+def _run_job(job: _Job) -> tuple[tuple[Any, ...], dict[tuple[Any, ...], list[Trained]]]:
+    """The job's key and what it trained, by the key of each setup it serves."""
     task = FluxTask(rule=job.rule, seed=job.draw)
+    keys = job.keys()
     if job.setup is not None:
-        return job.key, train_flux_seeds(task, job.setup, list(job.seeds))
+        by_seed = train_flux_seeds(task, job.setup, list(job.seeds), job.shorter)
+        return job.key, {key: [r[e] for r in by_seed] for e, key in keys.items()}
     t = job.tuned
     with one_thread():
-        return job.key, list(repeat(task, [t.params], list(job.seeds), t.max_epochs,
-                                    t.patience, workers=1)[0])
+        return job.key, {job.key: list(repeat(task, [t.params], list(job.seeds), t.max_epochs,
+                                              t.patience, workers=1)[0])}
 
 
 #: ``progress(what, done, total)`` after each training job (``run_postmortems``)
@@ -97,11 +117,11 @@ def _train_all(jobs: list[_Job], workers: int,
                ) -> dict[tuple[Any, ...], list[Trained]]:
     jobs = sorted(jobs, key=_Job.cost, reverse=True)
 
-    def collect(results: Iterable[tuple[tuple[Any, ...], list[Trained]]]
+    def collect(results: Iterable[tuple[tuple[Any, ...], dict[tuple[Any, ...], list[Trained]]]]
                 ) -> dict[tuple[Any, ...], list[Trained]]:
         out = {}
         for done, (key, trained) in enumerate(results, start=1):
-            out[key] = trained
+            out.update(trained)
             if progress is not None:
                 progress(key, done, len(jobs))
         return out
@@ -297,6 +317,31 @@ def _plan(url: str, rule: str, max_epochs: int | None, seeds: list[int], draws: 
     return _Plan(rule, task, grid, study, [c for c in grid if c.name not in finished])
 
 
+def _jobs(pending: dict[str, list[Configuration]], seeds: list[int], draws: list[int],
+          tuned: dict[str, Tuned]) -> tuple[dict[tuple[Any, ...], _Job],
+                                             dict[tuple[Any, ...], list[str]]]:
+    """The training jobs the pending configurations of each rule need, and the
+    configurations each job serves, by job key: one job per training run (per
+    rule, data draw and :meth:`Setup.run_key`), as long as its longest setup."""
+    runs: dict[tuple[Any, ...], list[Configuration]] = {}
+    for rule, grid in pending.items():
+        for c in grid:
+            for draw in draws if c.setup is not None else draws[:1]:
+                runs.setdefault((rule, draw, c.setup.run_key() if c.setup else "tuned"),
+                                []).append(c)
+    jobs, serves = {}, {}
+    for (rule, draw, _), configs in runs.items():
+        setups = [c.setup for c in configs if c.setup is not None]
+        longest = max(setups, key=lambda s: s.epochs) if setups else None
+        shorter = sorted({s.epochs for s in setups} - {longest.epochs}) if longest else []
+        job = _Job(rule, draw, longest, tuned[rule],
+                   tuple(seeds if longest else tuned_seeds(tuned[rule], len(seeds))),
+                   tuple(shorter))
+        jobs[job.key] = job
+        serves[job.key] = list(dict.fromkeys(c.name for c in configs))
+    return jobs, serves
+
+
 def run_postmortems(url: str, rules: list[str], *, studies: Path = Path("studies"),
                     max_epochs: int | None = None, seed: int = 0, prefix: str = "postmortem",
                     workers: int = 1, n_seeds: int = N_SEEDS, n_draws: int = N_DRAWS,
@@ -328,15 +373,7 @@ def run_postmortems(url: str, rules: list[str], *, studies: Path = Path("studies
     storage = open_storage(url)
     tuned = {rule: find_tuned(storage, rule, studies, max_epochs) for rule in rules}
     plans = [_plan(url, rule, max_epochs, seeds, draws, prefix, factorial) for rule in rules]
-    jobs, serves = {}, {}
-    for p in plans:
-        for c in p.pending:
-            for draw in draws if c.setup is not None else draws[:1]:
-                job = _Job(p.rule, draw, c.setup, tuned[p.rule],
-                           tuple(seeds if c.setup is not None
-                                 else tuned_seeds(tuned[p.rule], n_seeds)))
-                jobs[job.key] = job
-                serves.setdefault(job.key, []).append(c.name)
+    jobs, serves = _jobs({p.rule: p.pending for p in plans}, seeds, draws, tuned)
     trained = _train_all(list(jobs.values()), workers, None if progress is None else (
         lambda key, done, total: progress(f"{key[0]}, draw {key[1]}: "
                                           + " / ".join(serves[key]), done, total)))
