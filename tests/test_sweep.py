@@ -30,7 +30,8 @@ def test_each_architecture_has_its_own_start():
     assert starts["gru"]["grad_clip"] == starts["lstm"]["grad_clip"] == 1.0  # shared key
     assert starts["rnn"]["grad_clip"] == 1.5  # its own table overrides the shared key
     assert starts["rnn"]["hidden_size"] != starts["gru"]["hidden_size"]
-    assert starts["lstm"]["learning_rate"] != starts["gru"]["learning_rate"]
+    assert starts["lstm"]["weight_decay"] == 0.0  # the shared key
+    assert starts["gru"]["weight_decay"] == 0.1  # the GRU's own
 
 
 @pytest.mark.parametrize(("start", "message"), [
