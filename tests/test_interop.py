@@ -133,7 +133,7 @@ def test_evaluate_checks_params_against_the_study_space(text, message):
 def test_evaluate_adds_fixed_values_and_picks_the_sweep_value():
     config = load_config(REPO / "studies" / "digitsum.toml")
     asked = {"architecture": "gru", "hidden_size": 20, "learning_rate": 0.002,
-             "batch_size": 32, "grad_clip": 2.5}
+             "batch_size": 32, "grad_clip": 2.5, "weight_decay": 0.1}
     assert full_params(config, json.dumps(asked)) == {**asked, "num_layers": 1}
     assert task_settings(config, ["length=35"])["length"] == 35
     with pytest.raises(SeqtuneError, match=r"--set: .*digitsum.toml sweeps length over "
