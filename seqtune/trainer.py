@@ -49,6 +49,10 @@ class TrainConfig:
     shuffle: bool = True
     #: end with the best epoch's weights (False: the last epoch's, no model selection)
     restore_best: bool = True
+    #: score val after every epoch (False: only after the last and at each budget; a
+    #: final fit with nothing to select or stop on, whose history between holds
+    #: only the training loss)
+    validate: bool = True
     #: model-specific training options, e.g. ``teacher_forcing`` and ``rollout``
     options: dict[str, Any] = field(default_factory=dict)
     device: str | None = None
@@ -219,6 +223,10 @@ def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: Trainin
         live = [k for k in live if not members[k].stopped]
         if not live:
             break
+        if not (config.validate or epoch == config.max_epochs or epoch in budgets):
+            for k in live:
+                members[k].history.append({"epoch": epoch, "train_loss": train_losses[k]})
+            continue
         val = _predict_members(net, splits.val.inputs, device, width)
         extra = {name: (split, _predict_members(net, split.inputs, device, width))
                  for name, split in (monitor or {}).items()}

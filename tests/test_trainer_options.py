@@ -3,6 +3,8 @@ selection, and extra splits scored every epoch."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -54,3 +56,19 @@ def test_restore_best_false_keeps_the_last_epoch_and_monitor_scores_every_epoch(
     assert all("train_mse" in h and "train_drift_ratio" in h for h in result.history)
     assert evaluate(task, result.model, splits.train)["mse"] == pytest.approx(
         last["train_mse"])
+
+
+def test_validate_false_scores_val_once_and_trains_the_same_weights(task):
+    """A final fit (``validate=False``) skips the per-epoch val scoring but not a
+    single training step: same weights as with it, val scored after the last epoch."""
+    splits = task.splits()
+    config = TrainConfig(architecture="gru", hidden_size=8, learning_rate=0.05, batch_size=20,
+                         max_epochs=5, patience=5, seed=3, restore_best=False)
+    every = fit(task, splits, config)
+    once = fit(task, splits, replace(config, validate=False))
+    for name, weight in every.model.state_dict().items():
+        assert torch.equal(weight, once.model.state_dict()[name]), name
+    assert [h["train_loss"] for h in once.history] == [h["train_loss"] for h in every.history]
+    assert ["mse" in h for h in once.history] == [False] * 4 + [True]
+    assert once.history[-1] == every.history[-1]
+    assert once.best_epoch == 5 and once.val_scores["mse"] == every.history[-1]["mse"]

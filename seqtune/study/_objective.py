@@ -58,13 +58,14 @@ def _setup(task: Task, params: dict[str, Any], max_epochs: int, patience: int, s
            refit: bool) -> tuple[Splits, TrainConfig]:
     """The splits and the training settings; ``refit``: train on train+val
     (``Task.refit_splits``) for exactly ``max_epochs`` epochs, keeping the last
-    epoch's weights (no early stopping, no selection on val: val is in training)."""
+    epoch's weights (no early stopping, no selection on val: val is in training,
+    so it is scored once, after the last epoch)."""
     data_params = {k: params[k] for k in task.data_params if k in params}
     config = train_config(params, max_epochs, patience, seed)
     if not refit:
         return task.splits(**data_params), config
     return (task.refit_splits(**data_params),
-            replace(config, patience=max_epochs, restore_best=False))
+            replace(config, patience=max_epochs, restore_best=False, validate=False))
 
 
 def _initial_model(task: Task, config: TrainConfig, init: State | None
