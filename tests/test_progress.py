@@ -83,6 +83,8 @@ def test_run_says_which_study_how_many_left_and_time_on_stderr_only(tmp_path):
     assert progress[1].startswith("run: study 2/2 tiny-b (1 trial; 0 studies left;")
     assert progress[-1].startswith("run: report (")
     assert "run: " not in done.stdout and "best trial per task" in done.stdout
+    assert re.search(r"done in \d+ s \(tiny-a \d+ s, tiny-b \d+ s, leaderboards \d+ s, "
+                     r"post-mortem \d+ s, report \d+ s\); storage ", done.stdout), done.stdout
     assert (tmp_path / "reports" / "index.html").is_file()
     quiet = run_cli("-q", *args, cwd=tmp_path, timeout=300)
     assert quiet.returncode == 0 and "run: " not in quiet.stderr, quiet.stderr

@@ -166,6 +166,23 @@ def optimize_cmd(
         console.print(summary_table("best trial per architecture", rows))
 
 
+class _PartTimer:
+    """Wall time per part of a run, for its last line: where the time went."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, part: str) -> None:
+        """``part`` took the time since the previous lap (or the start)."""
+        now = time.perf_counter()
+        self.seconds[part] = now - self.last
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{part} {elapsed(s)}" for part, s in self.seconds.items())
+
+
 @app.command("run")
 def run_cmd(
     quick: Annotated[bool, typer.Option(help="Smaller budgets: the whole job in about "
@@ -212,24 +229,35 @@ def run_cmd(
     url = resolve_storage_url(storage)
     configure_threads()
     started = time.perf_counter()
-    expanded = [e for c in configs for e in c.expand()]
+    groups = [c.expand() for c in configs]
+    expanded = [e for group in groups for e in group]
     check_studies(expanded, url)
     if repeats is None:
         repeats = QUICK_REPEATS if quick else DEFAULT_REPEATS
     rows = []
-    for n, e in enumerate(expanded, start=1):
-        left = len(expanded) - n
-        progress(f"run: study {n}/{len(expanded)} {e.name} ({e.n_trials} "
-                 f"trial{'' if e.n_trials == 1 else 's'}; "
-                 f"{left} stud{'y' if left == 1 else 'ies'} left; "
-                 f"{elapsed(time.perf_counter() - started)} elapsed)")
-        rows += _run_study(e, url, workers=processes, repeats=repeats)
+    parts = _PartTimer()
+    n = 0
+    for config, group in zip(configs, groups, strict=True):
+        for e in group:
+            n += 1
+            left = len(expanded) - n
+            progress(f"run: study {n}/{len(expanded)} {e.name} ({e.n_trials} "
+                     f"trial{'' if e.n_trials == 1 else 's'}; "
+                     f"{left} stud{'y' if left == 1 else 'ies'} left; "
+                     f"{elapsed(time.perf_counter() - started)} elapsed)")
+            rows += _run_study(e, url, workers=processes, repeats=repeats)
+        parts.lap(config.name)
     console.print(summary_table("best trial per task and architecture", rows))
     for e in expanded:
         show_leaderboard(load_study(e.name, url),
                          artifact_dir=resolve_artifact_dir(url, e.artifact_dir))
+    parts.lap("leaderboards")
     progress(f"run: post-mortem ({elapsed(time.perf_counter() - started)} elapsed)")
     postmortem_after_run(url, studies, quick)
+    parts.lap("post-mortem")
     progress(f"run: report ({elapsed(time.perf_counter() - started)} elapsed)")
     make_report(url, Path("reports"), artifact_dir)
-    console.print(f"done in {time.perf_counter() - started:.0f} s; storage {redact(url)}")
+    parts.lap("report")
+    # one unwrapped line, for scripts and logs to read
+    console.print(f"done in {time.perf_counter() - started:.0f} s ({parts}); "
+                  f"storage {redact(url)}", soft_wrap=True)
