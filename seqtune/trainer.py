@@ -53,6 +53,10 @@ class TrainConfig:
     #: final fit with nothing to select or stop on, whose history between holds
     #: only the training loss)
     validate: bool = True
+    #: with ``restore_best`` False: end with the weights after the epoch of the lowest
+    #: mean training loss, not the last epoch's (a final fit, guarded against a loss
+    #: spike in its last epochs without looking at held-out data)
+    keep_lowest_train_loss: bool = False
     #: model-specific training options, e.g. ``teacher_forcing`` and ``rollout``
     options: dict[str, Any] = field(default_factory=dict)
     device: str | None = None
@@ -143,6 +147,9 @@ class _Member:
     best_scores: dict[str, float] = field(default_factory=dict)
     best_state: dict[str, torch.Tensor] | None = None
     final_state: dict[str, torch.Tensor] | None = None
+    #: the lowest mean training loss of an epoch so far, and the weights after it
+    lowest_train_loss: float = math.inf
+    lowest_state: dict[str, torch.Tensor] | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     stopped: bool = False
     pruned: bool = False
@@ -223,6 +230,11 @@ def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: Trainin
         live = [k for k in live if not members[k].stopped]
         if not live:
             break
+        if config.keep_lowest_train_loss:
+            for k in live:
+                if train_losses[k] < members[k].lowest_train_loss:
+                    members[k].lowest_train_loss = train_losses[k]
+                    members[k].lowest_state = snapshot(k)
         if not (config.validate or epoch == config.max_epochs or epoch in budgets):
             for k in live:
                 members[k].history.append({"epoch": epoch, "train_loss": train_losses[k]})
@@ -257,7 +269,8 @@ def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: Trainin
                     m.final_state = snapshot(k)
             if epoch in budgets and not m.stopped and epoch < config.max_epochs:
                 m.marks[epoch] = _Mark(
-                    m.best_state if config.restore_best else snapshot(k), m.best_epoch,
+                    m.best_state if config.restore_best else m.lowest_state
+                    if config.keep_lowest_train_loss else snapshot(k), m.best_epoch,
                     m.best_value, m.best_scores, epoch, time.perf_counter() - started)
     seconds = time.perf_counter() - started
     results: list[dict[int, Result]] = []
@@ -273,7 +286,8 @@ def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: Trainin
         if m.error is not None:
             final: Result = m.error
         else:
-            state = m.best_state if config.restore_best else m.final_state
+            state = (m.best_state if config.restore_best else m.lowest_state
+                     if config.keep_lowest_train_loss else m.final_state)
             if packed and state is None:  # ran to max_epochs
                 state = member_state(net, k)
             if state is not None:

@@ -79,6 +79,7 @@ def test_the_tuned_test_number_comes_from_a_train_val_refit(drift, monkeypatch):
     (n_refit, cfg_refit), (n_plain, _) = seen
     assert n_refit == len(splits.train) + len(splits.val) and n_plain == len(splits.train)
     assert cfg_refit.max_epochs == record["epochs"] and not cfg_refit.restore_best
+    assert cfg_refit.keep_lowest_train_loss and not cfg_refit.validate
     assert len(refit.fit.history) == record["epochs"]  # no early stopping
     assert refit.test["mse"] == pytest.approx(record["test_mse"][0], rel=1e-4)
     assert refit.test["mse"] != pytest.approx(plain.test["mse"], rel=1e-6)

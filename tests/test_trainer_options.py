@@ -11,7 +11,7 @@ import torch
 
 from seqtune.models import SeedGenerator
 from seqtune.tasks import make_task
-from seqtune.trainer import TrainConfig, evaluate, fit
+from seqtune.trainer import TrainConfig, evaluate, fit, fit_many
 
 
 class RecordingGenerator(SeedGenerator):
@@ -72,3 +72,28 @@ def test_validate_false_scores_val_once_and_trains_the_same_weights(task):
     assert ["mse" in h for h in once.history] == [False] * 4 + [True]
     assert once.history[-1] == every.history[-1]
     assert once.best_epoch == 5 and once.val_scores["mse"] == every.history[-1]["mse"]
+
+
+def test_keep_lowest_train_loss_ends_with_the_weights_after_that_epoch(task):
+    """A final fit keeps the weights after its epoch of lowest mean training loss:
+    what the same run stopped after that epoch ends with, packed or alone."""
+    splits = task.splits()
+    # at this step the training loss of both seeds bottoms out before the last epoch
+    configs = [TrainConfig(architecture="rnn", hidden_size=8, learning_rate=0.1, batch_size=20,
+                           grad_clip=0, max_epochs=8, patience=8, seed=seed, device="cpu",
+                           restore_best=False, validate=False, keep_lowest_train_loss=True)
+               for seed in (0, 1)]
+    for config, packed in zip(configs, fit_many(task, splits, configs), strict=True):
+        result = fit(task, splits, config)
+        losses = [h["train_loss"] for h in result.history]
+        lowest = int(np.argmin(losses)) + 1
+        assert len(losses) == 8 and lowest < 8, losses  # the last epoch is not the lowest
+        shorter = fit(task, splits, replace(config, max_epochs=lowest,
+                                            keep_lowest_train_loss=False))
+        last = fit(task, splits, replace(config, keep_lowest_train_loss=False))
+        for name, weight in shorter.model.state_dict().items():
+            assert torch.equal(result.model.state_dict()[name], weight), name
+            torch.testing.assert_close(packed.model.state_dict()[name], weight,
+                                       rtol=1e-4, atol=1e-5)
+        assert any(not torch.equal(last.model.state_dict()[n], w)
+                   for n, w in shorter.model.state_dict().items())

@@ -57,15 +57,19 @@ class TrialOutcome:
 def _setup(task: Task, params: dict[str, Any], max_epochs: int, patience: int, seed: int,
            refit: bool) -> tuple[Splits, TrainConfig]:
     """The splits and the training settings; ``refit``: train on train+val
-    (``Task.refit_splits``) for exactly ``max_epochs`` epochs, keeping the last
-    epoch's weights (no early stopping, no selection on val: val is in training,
-    so it is scored once, after the last epoch)."""
+    (``Task.refit_splits``) for exactly ``max_epochs`` epochs (no early stopping, no
+    selection on val: val is in training, so it is scored once, after the last
+    epoch), keeping the weights after the epoch of the lowest mean training loss:
+    the last epoch's where the loss kept falling, an earlier one after a spike
+    (measured: an LSTM's last digitsum epoch jumped from 0.003 to 0.98 and left
+    0.66 test accuracy)."""
     data_params = {k: params[k] for k in task.data_params if k in params}
     config = train_config(params, max_epochs, patience, seed)
     if not refit:
         return task.splits(**data_params), config
     return (task.refit_splits(**data_params),
-            replace(config, patience=max_epochs, restore_best=False, validate=False))
+            replace(config, patience=max_epochs, restore_best=False, validate=False,
+                    keep_lowest_train_loss=True))
 
 
 def _initial_model(task: Task, config: TrainConfig, init: State | None
