@@ -161,6 +161,14 @@ class _Member:
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.best_value = math.inf if self.direction == "minimize" else -math.inf
 
+    def kept_state(self, config: TrainConfig) -> dict[str, torch.Tensor] | None:
+        """The weights this member ends with, where training chose them (None: the
+        current ones): its best epoch's, its lowest-training-loss epoch's, or those
+        saved when it stopped."""
+        if config.restore_best:
+            return self.best_state
+        return self.lowest_state if config.keep_lowest_train_loss else self.final_state
+
     def order(self, n: int) -> torch.Tensor:
         return (torch.randperm(n, generator=self.generator) if self.config.shuffle
                 else torch.arange(n))
@@ -268,9 +276,9 @@ def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: Trainin
                 if packed and not config.restore_best:
                     m.final_state = snapshot(k)
             if epoch in budgets and not m.stopped and epoch < config.max_epochs:
+                state = m.kept_state(config)
                 m.marks[epoch] = _Mark(
-                    m.best_state if config.restore_best else m.lowest_state
-                    if config.keep_lowest_train_loss else snapshot(k), m.best_epoch,
+                    snapshot(k) if state is None else state, m.best_epoch,
                     m.best_value, m.best_scores, epoch, time.perf_counter() - started)
     seconds = time.perf_counter() - started
     results: list[dict[int, Result]] = []
@@ -286,8 +294,7 @@ def _train(task: Task, splits: Splits, configs: list[TrainConfig], hook: Trainin
         if m.error is not None:
             final: Result = m.error
         else:
-            state = (m.best_state if config.restore_best else m.lowest_state
-                     if config.keep_lowest_train_loss else m.final_state)
+            state = m.kept_state(config)
             if packed and state is None:  # ran to max_epochs
                 state = member_state(net, k)
             if state is not None:
