@@ -7,8 +7,8 @@ stops tanh-RNN trials because GRU trials learn faster in their first epochs:
 architecture is a stratum:
 
 - :class:`EqualShareSampler` gives the next trial to the architecture with the
-  fewest trials so far (queued, running, pruned or complete; failed ones do
-  not count, so a diverged trial is replaced), and lets the wrapped sampler
+  fewest of the trials before it (queued, running, pruned or complete; failed
+  ones do not count, so a diverged trial is replaced), and lets the wrapped sampler
   propose the other parameters from that architecture's trials only;
 - :class:`PerArchitecturePruner` lets the wrapped pruner compare a trial with
   trials of its own architecture only.
@@ -78,9 +78,9 @@ class EqualShareSampler(BaseSampler):
     """Give each of ``choices`` an equal share of the trials; sample every other
     parameter with ``base``, shown only the trials of the trial's architecture.
 
-    Ties between architectures with equally few trials are broken by the trial
-    number, so processes starting trials at the same moment spread over the
-    tied architectures instead of all taking the first."""
+    The share is counted over the trials numbered before the new one, so
+    processes or threads starting trials at the same moment agree on who takes
+    which architecture; ties are broken by the trial number."""
 
     def __init__(self, base: BaseSampler, choices: Sequence[str]) -> None:
         self.base = base
@@ -91,15 +91,28 @@ class EqualShareSampler(BaseSampler):
         self.base.reseed_rng()
 
     def _next(self, study: optuna.Study, trial: FrozenTrial) -> str:
+        """The architecture with the fewest of the trials numbered before ``trial``.
+
+        Only earlier trials count, and an earlier trial still waiting for its
+        architecture counts as taking the one this rule will give it, so trials
+        started at the same moment (threads, processes) all see one order and
+        never pick the same short architecture twice."""
         counts = {c: 0 for c in self.choices}
-        for other in study._storage.get_all_trials(study._study_id, deepcopy=False):
+        earlier = [t for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
+                   if t.number < trial.number and t.state != TrialState.FAIL]
+        for other in sorted(earlier, key=lambda t: t.number):
             arch = architecture_of(other)
-            if other.number != trial.number and other.state != TrialState.FAIL \
-                    and arch in counts:
+            if arch is None and other.state in (TrialState.RUNNING, TrialState.WAITING):
+                arch = self._fewest(counts, other.number)
+            if arch in counts:
                 counts[arch] += 1
+        return self._fewest(counts, trial.number)
+
+    def _fewest(self, counts: dict[str, int], number: int) -> str:
+        """The choice with the fewest ``counts``; ties broken by the trial ``number``."""
         fewest = min(counts.values())
         tied = [c for c in self.choices if counts[c] == fewest]
-        return tied[trial.number % len(tied)]
+        return tied[number % len(tied)]
 
     def _architecture(self, study: optuna.Study, trial: FrozenTrial) -> str:
         if trial._trial_id not in self._given:
