@@ -25,6 +25,11 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 from pg_server import PASSWORD
 
+from seqtune.config import load_config
+from seqtune.space import distributions
+from seqtune.study import prepare_study
+from seqtune.study._optimize import run_trials
+
 REPO = Path(__file__).resolve().parents[1]
 SEQTUNE = str(Path(sys.executable).with_name("seqtune"))
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -207,6 +212,37 @@ def test_killed_worker_is_failed_by_heartbeat_and_retried_on_postgres(postgres, 
     assert PASSWORD not in repr(study.user_attrs) + repr([t.user_attrs for t in final])
     for proc in procs:
         assert PASSWORD not in "".join(workers.output(proc))
+
+
+def test_a_killed_workers_trial_is_retried_even_after_the_study_filled(tmp_path):
+    """Two workers that start trials at one moment pass ``n_trials``; a killed
+    worker's trial failed after that is still retried, not left queued."""
+    config = load_config(study_file(tmp_path, "overrun", n_trials=3, epochs=2))
+    study, task = prepare_study(config, f"sqlite:///{tmp_path / 'overrun.db'}",
+                                queue_start=True, heartbeat_interval=1, grace_period=2)
+    # a worker that took the [start] trial, beat once and was killed
+    victim = study.ask(distributions(config.space))
+    study._storage.record_heartbeat(victim._trial_id)
+    others: list[int] = []
+
+    def another_worker_overruns(study: optuna.Study, _: FrozenTrial) -> None:
+        while len(others) < 2:  # after this process's first trial, two more finish
+            trial = study.ask()
+            study.tell(trial, 1.0)
+            others.append(trial.number)
+
+    run_trials(study, task, config, callbacks=[another_worker_overruns])
+    final = study.get_trials()
+    states = {t.number: t.state for t in final}
+    retries = [t for t in final
+               if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == victim.number]
+    assert states[victim.number] == TrialState.FAIL
+    assert len(others) == 2
+    others_done = [t for t in final if t.state in FINISHED and t not in retries]
+    assert len(others_done) > config.n_trials  # the study was full before the retry
+    assert [t.state for t in retries] == [TrialState.COMPLETE], states
+    assert retries[0].params == study.trials[victim.number].params
+    assert TrialState.WAITING not in states.values()
 
 
 def test_four_local_workers_run_the_requested_trials(tmp_path, workers):

@@ -12,6 +12,7 @@ from typing import Any
 
 import optuna
 from optuna.distributions import distribution_to_json
+from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
@@ -320,7 +321,10 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
                            show_progress_bar=show_progress_bar)
         if not _retry_queued(study, deadline):
             return
-        remaining = config.n_trials - finished_trials(study)
+        # a killed worker's trial runs again even where the study filled meanwhile
+        # (two workers starting trials at one moment pass n_trials): else its
+        # retry would stay queued after every worker has gone
+        remaining = max(config.n_trials - finished_trials(study), queued_retries(study))
 
 
 #: how often a worker that has done its share looks at the others' trials: the
@@ -329,16 +333,27 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
 RETRY_POLL_S = 0.2
 
 
+def queued_retries(study: optuna.Study) -> int:
+    """How many retries of failed trials wait in the queue, not yet started."""
+    with warnings.catch_warnings():  # experimental since Optuna 2.8, stable in use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return sum(RetryHeartbeatStaleTrialCallback.retried_trial_number(t) is not None
+                   for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
 def _retry_queued(study: optuna.Study, deadline: float | None) -> bool:
     """After this process's share, with heartbeats on: wait while other processes'
     trials run, failing any whose heartbeat stopped (a killed worker's); True
-    once such a trial's retry is queued. Without it a killed worker's trial
-    would stay RUNNING, count towards ``n_trials``, and the survivors would stop
-    short of it. Without heartbeats (or past ``deadline``): False at once."""
+    once such a trial's retry is queued (or one queued before waits). Without it
+    a killed worker's trial would stay RUNNING, count towards ``n_trials``, and
+    the survivors would stop short of it. Without heartbeats (or past
+    ``deadline``): False at once."""
     storage = study._storage
     if not (isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage)):
         return False
     while deadline is None or time.monotonic() < deadline:
+        if queued_retries(study):
+            return True
         failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
         with warnings.catch_warnings():  # experimental since Optuna 2.9, stable in use
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
