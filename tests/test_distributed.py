@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -133,10 +134,11 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float,
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def mid_trial(trials: list[FrozenTrial]) -> FrozenTrial | None:
-    """A running trial that has reported at least two epochs."""
+def mid_trial(trials: list[FrozenTrial], epochs: int | None = None) -> FrozenTrial | None:
+    """A running trial that has reported at least two epochs (and, given its
+    ``epochs``, at most half of them: it will not end before the next step)."""
     return next((t for t in trials if t.state == TrialState.RUNNING
-                 and len(t.intermediate_values) >= 2), None)
+                 and 2 <= len(t.intermediate_values) <= (epochs or math.inf) / 2), None)
 
 
 def assert_intact(trial: FrozenTrial) -> None:
@@ -154,8 +156,8 @@ def snapshot(trial: FrozenTrial) -> tuple:
 def test_killed_worker_is_failed_by_heartbeat_and_retried_on_postgres(postgres, tmp_path,
                                                                      workers):
     # enough trials that the survivors still ask for work after the grace period
-    url, n_trials = postgres.create_database("scaleout"), 12
-    spec = study_file(tmp_path, "scaleout", n_trials, epochs=10)
+    url, n_trials, epochs = postgres.create_database("scaleout"), 12, 10
+    spec = study_file(tmp_path, "scaleout", n_trials, epochs=epochs)
     # three "machines", each with one core of this box: the same command, the password
     # kept out of argv
     cores = sorted(os.sched_getaffinity(0))
@@ -165,7 +167,7 @@ def test_killed_worker_is_failed_by_heartbeat_and_retried_on_postgres(postgres, 
     trials = reader(url, "scaleout")
 
     victim_trial = wait_for("a trial in the middle of its epochs",
-                            lambda: mid_trial(trials()), 120, workers)
+                            lambda: mid_trial(trials(), epochs), 120, workers)
     victim = next(p for p in procs
                   if victim_trial.user_attrs["worker"].endswith(f":{p.pid}"))
     done_before = [snapshot(t) for t in trials() if t.state == TrialState.COMPLETE]
@@ -276,10 +278,10 @@ def test_signal_fails_running_trial_keeps_the_rest_and_resume_works(tmp_path, wo
                                                                     signum, extra, resume):
     """SIGINT runs without -q and with -f json: its stdout must stay JSON or empty
     (no traceback, no log line, no progress bar there)."""
-    db, n_trials, name = tmp_path / "stop.db", 3, f"stop-{signum}"
+    db, n_trials, name, epochs = tmp_path / "stop.db", 3, f"stop-{signum}", 200
     url = f"sqlite:///{db}"
     # epochs: a trial must last long enough (a few seconds) to be caught mid-way
-    args = ("optimize", str(study_file(tmp_path, name, n_trials, epochs=200)),
+    args = ("optimize", str(study_file(tmp_path, name, n_trials, epochs=epochs)),
             "--storage", url)
     # a tiny GRU needs no more than one core
     one_core = None if "--workers" in extra else min(os.sched_getaffinity(0))
@@ -287,8 +289,10 @@ def test_signal_fails_running_trial_keeps_the_rest_and_resume_works(tmp_path, wo
     trials = reader(url, name)
 
     def one_done_one_running() -> FrozenTrial | None:
+        # not near its end: two workers' first trials end within milliseconds of
+        # each other, and a signal sent then would find no trial running
         now = trials()
-        return any(t.state == TrialState.COMPLETE for t in now) and mid_trial(now)
+        return any(t.state == TrialState.COMPLETE for t in now) and mid_trial(now, epochs)
 
     wait_for("a completed trial and one in the middle of its epochs", one_done_one_running,
              120, workers)
