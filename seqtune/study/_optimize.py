@@ -351,9 +351,9 @@ def _retry_queued(study: optuna.Study, deadline: float | None) -> bool:
     storage = study._storage
     if not (isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage)):
         return False
+    if queued_retries(study):  # once: a retry queued later is run by whoever queued it
+        return True
     while deadline is None or time.monotonic() < deadline:
-        if queued_retries(study):
-            return True
         failed = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
         with warnings.catch_warnings():  # experimental since Optuna 2.9, stable in use
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
