@@ -33,7 +33,8 @@ from seqtune.report._pages import page_name
 from seqtune.runtime import configure_threads
 from seqtune.space import parse_space
 from seqtune.study import leaderboard, open_storage, optimize, resolve_artifact_dir
-from seqtune.study._refit import stored_repeats
+from seqtune.study._refit import repeat_points, stored_repeats
+from seqtune.tasks.digitsum import DigitSumTask
 
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "test-artifacts" / "report"
@@ -146,6 +147,18 @@ def test_study_pages_show_the_task_figures_and_verdict_from_the_numbers(filled):
     repeats = stored_repeats(studies["digitsum-L10"])
     assert repeats and all(f"L=10 {np.mean(r['test_accuracy']):.2f}" in digitsum
                            for r in repeats.values())
+    # where the repeats err: their wrong answers, counted from the stored points
+    assert 'id="fig-errors"' in digitsum
+    artifacts = resolve_artifact_dir(filled["url"])
+    for arch in repeats:
+        wrong = wrong_next = 0
+        for length in (5, 10):
+            record = stored_repeats(studies[f"digitsum-L{length}"])[arch]
+            missed = 1 - repeat_points(record, artifacts)
+            after = DigitSumTask(length).splits().test.inputs[:, 2] != 0
+            wrong, wrong_next = wrong + int(missed.sum()), wrong_next + int(missed[:, after].sum())
+        assert (f"Where the {arch} errs (its repeats at L=5, 10, 5 seeds): {wrong_next} of its "
+                f"{wrong} wrong test answers") in digitsum
     rainfall = (filled["out"] / page_name("rainfall")).read_text()
     assert "AutoReg(12)" in rainfall and "seasonal naive" in rainfall
     assert "actual Precipitation" in rainfall  # the CSV's target column names the series

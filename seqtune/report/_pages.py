@@ -63,7 +63,7 @@ def load_view(storage: optuna.storages.BaseStorage, name: str,
     elif task is not None:
         problems.append("no best-model checkpoint stored: predicted-vs-true plots omitted")
     return StudyView(study, leaderboard(study, artifact_dir), task, checkpoint,
-                     tuple(problems))
+                     tuple(problems), artifact_dir)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
 
@@ -20,5 +21,7 @@ class StudyView:
     checkpoint: Checkpoint | None
     #: why there is no task or checkpoint (shown on the page), else ""
     problems: tuple[str, ...] = ()
+    #: where the study's artifacts (checkpoints, per-point repeat results) are
+    artifact_dir: Path | None = None
 
 

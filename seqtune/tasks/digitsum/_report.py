@@ -1,7 +1,7 @@
 """The digitsum page: the memory curve (mean test accuracy of each architecture's
 best configuration over its repeat seeds against L, with intervals, the logistic
-and majority baselines and the book's reference points), its verdict, and the
-best model's predicted-vs-true sums."""
+and majority baselines and the book's reference points), its verdict, where on
+the book's rows the repeats err, and the best model's predicted-vs-true sums."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ import plotly.graph_objects as go
 
 from seqtune.report._figures import Panel, series_color, text
 from seqtune.report._view import StudyView
-from seqtune.study import Checkpoint
+from seqtune.study import Checkpoint, repeat_points
 from seqtune.study._leaderboard import BASELINE, TUNED
+from seqtune.study._paired import ALPHA
+from seqtune.tasks._base import Split
 from seqtune.tasks.digitsum._task import (
     BOOK_SRN_LABEL,
     BOOK_SRN_TEST,
@@ -27,6 +29,10 @@ from seqtune.trainer import predict
 
 #: the accuracy a digitsum model must reach to count as remembering at a length
 REMEMBERS = 0.9
+#: draws of the permutation test of where the errors fall
+PERMUTATIONS = 4000
+#: bins of the random digit's position (1-based; the summands are positions 1 and 2)
+POSITION_BINS = ((3, 3), (4, 4), (5, 5), (6, 10), (11, 20), (21, 35), (36, 500))
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,152 @@ def curve_verdict(points: list[CurvePoint], here: int) -> list[str]:
     return out
 
 
+def noise_position(split: Split) -> np.ndarray:
+    """Per row of a book-mode split, the position (1-based) of its random digit,
+    0 where that digit was drawn as 0 and cannot be seen."""
+    later = split.inputs[:, 2:] != 0
+    return np.where(later.any(axis=1), later.argmax(axis=1) + 3, 0)
+
+
+@dataclass(frozen=True)
+class LengthErrors:
+    """One architecture's repeats at one book length: 1 per seed and test row
+    where the answer is wrong, and the position of each row's random digit."""
+
+    length: int
+    #: seeds x test rows
+    wrong: np.ndarray
+    position: np.ndarray
+
+
+def curve_errors(views: list[StudyView], like: DigitSumTask) -> dict[str, list[LengthErrors]]:
+    """Per architecture, its repeats' wrong test answers at every book-mode
+    length of ``like``'s seed whose per-point results can be read (none in
+    dense mode: every later position holds a digit there)."""
+    out: dict[str, list[LengthErrors]] = {}
+    if like.mode != "book":
+        return out
+    for v in sorted(views, key=lambda v: getattr(v.task, "length", 0)):
+        task = v.task
+        if not (isinstance(task, DigitSumTask) and task.mode == "book"
+                and task.seed == like.seed):
+            continue
+        position = noise_position(task.splits().test)
+        for row in v.board.rows:
+            repeats = row.get("repeats") if row["kind"] == TUNED else None
+            points = (repeat_points(repeats["record"], v.artifact_dir) if repeats
+                      else None)
+            if points is not None and points.shape[1] == len(position):
+                out.setdefault(row["name"], []).append(
+                    LengthErrors(task.length, 1.0 - points, position))
+    return out
+
+
+@dataclass(frozen=True)
+class WhereErrors:
+    """Where one architecture's wrong test answers fall over the book curve: on
+    rows whose random digit sits right after the two summands (position 3), or
+    elsewhere (later, or drawn as 0)."""
+
+    architecture: str
+    lengths: tuple[int, ...]
+    seeds: int
+    rows: int
+    rows_next: int
+    #: the rows with the random digit at position 3, per length
+    rows_next_by_length: tuple[int, ...]
+    wrong: int
+    wrong_next: int
+    #: mean over the rows of each group of the share of seeds that got it wrong
+    rate_next: float
+    rate_other: float
+    #: two-sided permutation test of rate_next - rate_other, labels shuffled
+    #: among the rows of each length
+    p: float
+
+
+def _rate_gap(rates: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Mean rate of the masked rows minus that of the others, per mask row."""
+    return ((masks * rates).sum(axis=-1) / masks.sum(axis=-1)
+            - (~masks * rates).sum(axis=-1) / (~masks).sum(axis=-1))
+
+
+def where_errors(architecture: str, errors: list[LengthErrors],
+                 permutations: int = PERMUTATIONS, seed: int = 0) -> WhereErrors:
+    """Count the wrong answers on rows whose random digit is at position 3 and
+    test whether such rows are wrong more often than the others of their length."""
+    rates = np.concatenate([e.wrong.mean(axis=0) for e in errors])
+    nexts = [e.position == 3 for e in errors]
+    mask = np.concatenate(nexts)
+    wrong = int(sum(e.wrong.sum() for e in errors))
+    p = 1.0
+    if wrong and mask.any() and not mask.all():
+        rng = np.random.default_rng(seed)
+        shuffled = np.concatenate([np.take_along_axis(
+            np.broadcast_to(m, (permutations, len(m))),
+            rng.random((permutations, len(m))).argsort(axis=1), axis=1) for m in nexts],
+            axis=1)
+        observed = _rate_gap(rates, mask)
+        null = _rate_gap(rates, shuffled)
+        p = float((1 + np.sum(np.abs(null) >= abs(observed) - 1e-12)) / (permutations + 1))
+    return WhereErrors(
+        architecture, tuple(e.length for e in errors),
+        min(e.wrong.shape[0] for e in errors), len(mask), int(mask.sum()),
+        tuple(int(m.sum()) for m in nexts), wrong,
+        int(sum(e.wrong[:, m].sum() for e, m in zip(errors, nexts, strict=True))),
+        float(rates[mask].mean()) if mask.any() else math.nan,
+        float(rates[~mask].mean()) if not mask.all() else math.nan, p)
+
+
+def errors_sentence(w: WhereErrors) -> str:
+    """Where one architecture errs, in words that follow from the test."""
+    where = (f"Where the {w.architecture} errs (its repeats at L="
+             f"{', '.join(map(str, w.lengths))}, {w.seeds} seed{'s' if w.seeds > 1 else ''})")
+    if not w.wrong:
+        return f"{where}: no wrong test answer."
+    p = "p < 0.001" if w.p < 0.001 else f"p = {w.p:.2g}"
+    more = w.rate_next > w.rate_other
+    if w.p < ALPHA:
+        finding = f"{'more' if more else 'less'} often wrong than the other rows of their length"
+    else:
+        finding = "cannot be told apart from the other rows of their length"
+    out = (f"{where}: {w.wrong_next} of its {w.wrong} wrong test answers are on the "
+           f"{w.rows_next} of {w.rows} test rows whose random digit sits right after the two "
+           f"summands (position 3). There {w.rate_next:.1%} of the answers are wrong, against "
+           f"{w.rate_other:.1%} on the other rows: those rows are {finding} (permutation "
+           f"test within lengths, {p}).")
+    if w.p < ALPHA and more and len(w.lengths) > 1:
+        first, last = w.rows_next_by_length[0], w.rows_next_by_length[-1]
+        out += (f" The random digit sits there in {first} of the test rows at "
+                f"L={w.lengths[0]} and {last} at L={w.lengths[-1]}, so these rows weigh "
+                "most on the short lengths.")
+    return out.replace("%", " %")
+
+
+def _bin_label(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def _errors_panel(errors: dict[str, list[LengthErrors]]) -> Panel:
+    fig = go.Figure()
+    for arch, per_length in sorted(errors.items()):
+        rates = np.concatenate([e.wrong.mean(axis=0) for e in per_length])
+        position = np.concatenate([e.position for e in per_length])
+        bins = [(_bin_label(lo, hi), (position >= lo) & (position <= hi))
+                for lo, hi in POSITION_BINS] + [("none (drawn 0)", position == 0)]
+        bins = [(label, m) for label, m in bins if m.any()]
+        fig.add_bar(x=[label for label, _ in bins], y=[rates[m].mean() for _, m in bins],
+                    customdata=[int(m.sum()) for _, m in bins], name=f"tuned {text(arch)}",
+                    marker={"color": series_color(arch)},
+                    hovertemplate="position %{x}: %{y:.1%} wrong over %{customdata} rows")
+    fig.update_layout(barmode="group", xaxis_title="position of the random digit",
+                      yaxis_title="share of test answers wrong", xaxis_type="category")
+    return Panel("fig-errors", "Where the repeats err",
+                 "Share of wrong test answers (over the repeat seeds) by the position of "
+                 "each row's random digit, pooled over every book length: the two summands "
+                 "are positions 1 and 2, so position 3 is the digit right after them.", fig)
+
+
 def _confusion_panel(task: DigitSumTask, checkpoint: Checkpoint) -> Panel:
     test = task.splits().test
     labels = predict(checkpoint.model, test.inputs).argmax(axis=1)
@@ -243,4 +395,16 @@ def _confusion_panel(task: DigitSumTask, checkpoint: Checkpoint) -> Panel:
 def digitsum_panels(task: DigitSumTask, view: StudyView, views: list[StudyView]
                     ) -> list[Panel]:
     panels = [_memory_panel(memory_curve(views, task), task.length, task.mode)]
+    if errors := curve_errors(views, task):
+        panels.append(_errors_panel(errors))
     return panels + ([_confusion_panel(task, view.checkpoint)] if view.checkpoint else [])
+
+
+def digitsum_verdict(task: DigitSumTask, views: list[StudyView]) -> list[str]:
+    """The memory curve's verdict, then where each architecture's repeats err."""
+    curve = memory_curve(views, task)
+    if not curve:
+        return []
+    return curve_verdict(curve, task.length) + [
+        errors_sentence(where_errors(arch, per_length))
+        for arch, per_length in sorted(curve_errors(views, task).items())]

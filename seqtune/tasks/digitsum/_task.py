@@ -97,9 +97,8 @@ class DigitSumTask(Task):
         return digitsum_panels(self, view, views)
 
     def report_verdict(self, view: Any, views: list[Any]) -> list[str]:
-        from seqtune.tasks.digitsum._report import curve_verdict, memory_curve
-        curve = memory_curve(views, self)
-        return curve_verdict(curve, self.length) if curve else []
+        from seqtune.tasks.digitsum._report import digitsum_verdict
+        return digitsum_verdict(self, views)
 
     @classmethod
     def predict_input(cls, checkpoint: Any, rows: list[tuple[str, list[float]]],
