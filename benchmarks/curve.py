@@ -8,7 +8,9 @@ architecture, read back from the storage.
 Targets (issue 17): GRU and LSTM >= 0.99 at every book length (5..35) and at
 L = 100 and 200; the tanh RNN at least the NNDL post's untuned SRN at every
 book length; in the dense variant the best architecture >= 0.99 at L = 20 and
-35 and >= 0.95 at L = 100. Each sweep's wall time is printed.
+35 and >= 0.95 at L = 100. Each sweep's wall time is printed, and for the book
+lengths where each architecture's wrong test answers fall (on rows whose random
+digit follows the two summands, or elsewhere; the report's verdict sentence).
 """
 
 from __future__ import annotations
@@ -61,6 +63,42 @@ def _curve(url: str, names: list[str]) -> list[tuple[str, int, str, list[float]]
     return out
 
 
+def _where_errors(url: str, names: list[str]) -> list[Figure]:
+    """Per architecture, its wrong answers on the book lengths' rows whose random
+    digit sits right after the summands, against all its wrong answers."""
+    import optuna
+
+    from seqtune.study import repeat_points, resolve_artifact_dir
+    from seqtune.study._refit import stored_repeats
+    from seqtune.tasks import make_task
+    from seqtune.tasks.digitsum._report import LengthErrors, noise_position, where_errors
+
+    artifacts = resolve_artifact_dir(url, None)
+    errors: dict[str, list[LengthErrors]] = {}
+    for name in names:
+        study = optuna.load_study(study_name=name, storage=url)
+        task = make_task(study.user_attrs["task"])
+        if task.mode != "book":
+            continue
+        position = noise_position(task.splits().test)
+        for arch, record in sorted(stored_repeats(study).items()):
+            points = repeat_points(record, artifacts)
+            if points is not None:
+                errors.setdefault(arch, []).append(LengthErrors(task.length, 1 - points,
+                                                                position))
+    figures = []
+    for arch, per_length in sorted(errors.items()):
+        w = where_errors(arch, per_length)
+        p = "p < 0.001" if w.p < 0.001 else f"p = {w.p:.2g}"
+        figures.append(Figure(
+            SECTION, f"book {arch} wrong answers on rows with the random digit at position 3",
+            w.wrong_next, digits=0,
+            note=f"of {w.wrong} wrong answers, on {w.rows_next} of {w.rows} rows; "
+                 f"{w.rate_next:.1%} of those answers wrong vs {w.rate_other:.1%} elsewhere, "
+                 f"{p}".replace("%", " %")))
+    return figures
+
+
 def _figures(rows: list[tuple[str, int, str, list[float]]]) -> list[Figure]:
     from seqtune.study._paired import seed_interval
     from seqtune.tasks.digitsum import BOOK_SRN_TEST
@@ -104,5 +142,5 @@ def run(args: argparse.Namespace, ctx: Context) -> list[Figure]:
         figures.append(Figure(SECTION, f"{label} sweep wall", done.seconds, "s", digits=0,
                               note=f"{len(names)} lengths x 3 architectures, trials and "
                                    f"{args.curve_repeats} repeats each, --workers auto"))
-        figures += _figures(_curve(url, names))
+        figures += _figures(_curve(url, names)) + _where_errors(url, names)
     return figures
