@@ -45,7 +45,8 @@ def test_errors_piled_on_the_digit_after_the_summands_are_a_finding():
     line = errors_sentence(w)
     assert "26 of its 26 wrong test answers" in line
     assert "more often wrong than the other rows of their length" in line
-    assert f"in {w.rows_next_by_length[0]} of the test rows at L=5" in line
+    assert (f"in {w.rows_next_by_length[0]} of the 100 test rows at L=5 and "
+            f"{w.rows_next_by_length[1]} of 100 at L=10") in line
 
 
 def test_errors_spread_like_the_rows_are_not_a_finding():

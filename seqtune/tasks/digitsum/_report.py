@@ -285,7 +285,8 @@ class WhereErrors:
     seeds: int
     rows: int
     rows_next: int
-    #: the rows with the random digit at position 3, per length
+    #: per length, its test rows and those with the random digit at position 3
+    rows_by_length: tuple[int, ...]
     rows_next_by_length: tuple[int, ...]
     wrong: int
     wrong_next: int
@@ -324,7 +325,7 @@ def where_errors(architecture: str, errors: list[LengthErrors],
     return WhereErrors(
         architecture, tuple(e.length for e in errors),
         min(e.wrong.shape[0] for e in errors), len(mask), int(mask.sum()),
-        tuple(int(m.sum()) for m in nexts), wrong,
+        tuple(len(m) for m in nexts), tuple(int(m.sum()) for m in nexts), wrong,
         int(sum(e.wrong[:, m].sum() for e, m in zip(errors, nexts, strict=True))),
         float(rates[mask].mean()) if mask.any() else math.nan,
         float(rates[~mask].mean()) if not mask.all() else math.nan, p)
@@ -348,10 +349,10 @@ def errors_sentence(w: WhereErrors) -> str:
            f"{w.rate_other:.1%} on the other rows: those rows are {finding} (permutation "
            f"test within lengths, {p}).")
     if w.p < ALPHA and more and len(w.lengths) > 1:
-        first, last = w.rows_next_by_length[0], w.rows_next_by_length[-1]
-        out += (f" The random digit sits there in {first} of the test rows at "
-                f"L={w.lengths[0]} and {last} at L={w.lengths[-1]}, so these rows weigh "
-                "most on the short lengths.")
+        out += (f" The random digit sits there in {w.rows_next_by_length[0]} of the "
+                f"{w.rows_by_length[0]} test rows at L={w.lengths[0]} and "
+                f"{w.rows_next_by_length[-1]} of {w.rows_by_length[-1]} at "
+                f"L={w.lengths[-1]}, so these rows weigh most on the short lengths.")
     return out.replace("%", " %")
 
 
