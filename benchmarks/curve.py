@@ -94,8 +94,7 @@ def _where_errors(url: str, names: list[str]) -> list[Figure]:
             SECTION, f"book {arch} wrong answers on rows with the random digit at position 3",
             w.wrong_next, digits=0,
             note=f"of {w.wrong} wrong answers, on {w.rows_next} of {w.rows} rows; "
-                 f"{w.rate_next:.1%} of those answers wrong vs {w.rate_other:.1%} elsewhere, "
-                 f"{p}".replace("%", " %")))
+                 f"{w.expected_next:.1f} if each length's spread evenly over its rows, {p}"))
     return figures
 
 

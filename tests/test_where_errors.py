@@ -41,9 +41,12 @@ def test_errors_piled_on_the_digit_after_the_summands_are_a_finding():
     w = where_errors("lstm", errors)
     assert (w.wrong, w.wrong_next) == (26, 26)
     assert w.rows_next_by_length == tuple(int((e.position == 3).sum()) for e in errors)
-    assert w.rate_other == 0.0 and w.p < 0.05
+    # spread evenly, each length's wrong answers would put share-of-rows of them there
+    assert w.expected_next == sum(13 * (e.position == 3).mean() for e in errors)
+    assert w.p < 0.05
     line = errors_sentence(w)
     assert "26 of its 26 wrong test answers" in line
+    assert f"where {w.expected_next:.1f} would fall" in line
     assert "more often wrong than the other rows of their length" in line
     assert (f"in {w.rows_next_by_length[0]} of the 100 test rows at L=5 and "
             f"{w.rows_next_by_length[1]} of 100 at L=10") in line
@@ -58,10 +61,10 @@ def test_errors_spread_like_the_rows_are_not_a_finding():
     rows = [np.concatenate([after[k:k + 1], other[8 * k:8 * k + round(1 / share) - 1]])
             for k in range(5)]
     w = where_errors("gru", [_errors(length, rows)])
-    assert abs(w.rate_next - w.rate_other) < 0.05
+    assert abs(w.wrong_next - w.expected_next) < 1
     assert w.p > 0.05
     line = errors_sentence(w)
-    assert "cannot be told apart from the other rows of their length" in line
+    assert "those rows cannot be told apart from the other rows of their length" in line
     assert "weigh most" not in line
 
 
@@ -71,7 +74,22 @@ def test_errors_kept_away_from_the_digit_after_the_summands_are_said_so():
     other = np.flatnonzero(position != 3)
     w = where_errors("rnn", [_errors(length, [other[:30]] * 5)])
     assert w.wrong_next == 0 and w.p < 0.05
-    assert "less often wrong than the other rows of their length" in errors_sentence(w)
+    assert "those rows are less often wrong than the other rows of their length" in \
+        errors_sentence(w)
+
+
+def test_each_length_is_weighed_against_its_own_rows():
+    # at L=5 only the position-3 rows are wrong (one seed each); at L=35 every
+    # answer is wrong. Pooled, the position-3 rows (mostly from L=5) look rarely
+    # wrong; within L=5 they are the only ones, and L=35 says nothing either way
+    short = noise_position(DigitSumTask(5).splits().test)
+    after = np.flatnonzero(short == 3)
+    errors = [_errors(5, [after[k::5] for k in range(5)]),
+              _errors(35, [np.arange(100)] * 5)]
+    w = where_errors("rnn", errors)
+    assert w.wrong_next == len(after) + 5 * int((errors[1].position == 3).sum())
+    assert w.p < 0.05
+    assert "those rows are more often wrong" in errors_sentence(w)
 
 
 def test_no_wrong_answer_is_said_plainly():

@@ -283,52 +283,51 @@ class WhereErrors:
     architecture: str
     lengths: tuple[int, ...]
     seeds: int
-    rows: int
-    rows_next: int
     #: per length, its test rows and those with the random digit at position 3
     rows_by_length: tuple[int, ...]
     rows_next_by_length: tuple[int, ...]
+    #: wrong answers (seeds x rows), in all and on the position-3 rows
     wrong: int
     wrong_next: int
-    #: mean over the rows of each group of the share of seeds that got it wrong
-    rate_next: float
-    rate_other: float
-    #: two-sided permutation test of rate_next - rate_other, labels shuffled
-    #: among the rows of each length
+    #: the wrong answers the position-3 rows would hold were each length's wrong
+    #: answers spread evenly over its rows
+    expected_next: float
+    #: two-sided permutation test of wrong_next - expected_next, the position-3
+    #: label shuffled among the rows of each length
     p: float
 
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_by_length)
 
-def _rate_gap(rates: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """Mean rate of the masked rows minus that of the others, per mask row."""
-    return ((masks * rates).sum(axis=-1) / masks.sum(axis=-1)
-            - (~masks * rates).sum(axis=-1) / (~masks).sum(axis=-1))
+    @property
+    def rows_next(self) -> int:
+        return sum(self.rows_next_by_length)
 
 
 def where_errors(architecture: str, errors: list[LengthErrors],
                  permutations: int = PERMUTATIONS, seed: int = 0) -> WhereErrors:
     """Count the wrong answers on rows whose random digit is at position 3 and
-    test whether such rows are wrong more often than the others of their length."""
-    rates = np.concatenate([e.wrong.mean(axis=0) for e in errors])
+    test whether such rows are wrong more often than the others of their length
+    (a stratified statistic: each length's excess over its own even spread)."""
+    per_row = [e.wrong.sum(axis=0) for e in errors]
     nexts = [e.position == 3 for e in errors]
-    mask = np.concatenate(nexts)
-    wrong = int(sum(e.wrong.sum() for e in errors))
+    expected = float(sum(w.sum() * m.mean() for w, m in zip(per_row, nexts, strict=True)))
+    wrong_next = int(sum(w[m].sum() for w, m in zip(per_row, nexts, strict=True)))
+    wrong = int(sum(w.sum() for w in per_row))
     p = 1.0
-    if wrong and mask.any() and not mask.all():
+    if wrong and any(m.any() and not m.all() for m in nexts):
         rng = np.random.default_rng(seed)
-        shuffled = np.concatenate([np.take_along_axis(
+        null = sum(np.take_along_axis(
             np.broadcast_to(m, (permutations, len(m))),
-            rng.random((permutations, len(m))).argsort(axis=1), axis=1) for m in nexts],
-            axis=1)
-        observed = _rate_gap(rates, mask)
-        null = _rate_gap(rates, shuffled)
-        p = float((1 + np.sum(np.abs(null) >= abs(observed) - 1e-12)) / (permutations + 1))
+            rng.random((permutations, len(m))).argsort(axis=1), axis=1) @ w
+            for w, m in zip(per_row, nexts, strict=True))
+        excess = abs(wrong_next - expected)
+        p = float((1 + np.sum(np.abs(null - expected) >= excess - 1e-9)) / (permutations + 1))
     return WhereErrors(
         architecture, tuple(e.length for e in errors),
-        min(e.wrong.shape[0] for e in errors), len(mask), int(mask.sum()),
-        tuple(len(m) for m in nexts), tuple(int(m.sum()) for m in nexts), wrong,
-        int(sum(e.wrong[:, m].sum() for e, m in zip(errors, nexts, strict=True))),
-        float(rates[mask].mean()) if mask.any() else math.nan,
-        float(rates[~mask].mean()) if not mask.all() else math.nan, p)
+        min(e.wrong.shape[0] for e in errors), tuple(len(m) for m in nexts),
+        tuple(int(m.sum()) for m in nexts), wrong, wrong_next, expected, p)
 
 
 def errors_sentence(w: WhereErrors) -> str:
@@ -338,22 +337,23 @@ def errors_sentence(w: WhereErrors) -> str:
     if not w.wrong:
         return f"{where}: no wrong test answer."
     p = "p < 0.001" if w.p < 0.001 else f"p = {w.p:.2g}"
-    more = w.rate_next > w.rate_other
+    more = w.wrong_next > w.expected_next
     if w.p < ALPHA:
-        finding = f"{'more' if more else 'less'} often wrong than the other rows of their length"
+        finding = (f"those rows are {'more' if more else 'less'} often wrong than the other "
+                   "rows of their length")
     else:
-        finding = "cannot be told apart from the other rows of their length"
+        finding = "those rows cannot be told apart from the other rows of their length"
     out = (f"{where}: {w.wrong_next} of its {w.wrong} wrong test answers are on the "
            f"{w.rows_next} of {w.rows} test rows whose random digit sits right after the two "
-           f"summands (position 3). There {w.rate_next:.1%} of the answers are wrong, against "
-           f"{w.rate_other:.1%} on the other rows: those rows are {finding} (permutation "
-           f"test within lengths, {p}).")
+           f"summands (position 3), where {w.expected_next:.1f} would fall were each length's "
+           f"wrong answers spread evenly over its rows: {finding} (permutation test within "
+           f"lengths, {p}).")
     if w.p < ALPHA and more and len(w.lengths) > 1:
         out += (f" The random digit sits there in {w.rows_next_by_length[0]} of the "
                 f"{w.rows_by_length[0]} test rows at L={w.lengths[0]} and "
                 f"{w.rows_next_by_length[-1]} of {w.rows_by_length[-1]} at "
                 f"L={w.lengths[-1]}, so these rows weigh most on the short lengths.")
-    return out.replace("%", " %")
+    return out
 
 
 def _bin_label(low: int, high: int) -> str:
@@ -377,7 +377,8 @@ def _errors_panel(errors: dict[str, list[LengthErrors]]) -> Panel:
     return Panel("fig-errors", "Where the repeats err",
                  "Share of wrong test answers (over the repeat seeds) by the position of "
                  "each row's random digit, pooled over every book length: the two summands "
-                 "are positions 1 and 2, so position 3 is the digit right after them.", fig)
+                 "are positions 1 and 2, so position 3 is the digit right after them "
+                 "(positions past 35 exist only at the longer lengths).", fig)
 
 
 def _confusion_panel(task: DigitSumTask, checkpoint: Checkpoint) -> Panel:
