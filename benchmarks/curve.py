@@ -69,9 +69,10 @@ def _where_errors(url: str, names: list[str]) -> list[Figure]:
     import optuna
 
     from seqtune.study import repeat_points, resolve_artifact_dir
+    from seqtune.study._paired import p_text
     from seqtune.study._refit import stored_repeats
     from seqtune.tasks import make_task
-    from seqtune.tasks.digitsum._report import LengthErrors, noise_position, where_errors
+    from seqtune.tasks.digitsum._report import LengthErrors, length_errors, where_errors
 
     artifacts = resolve_artifact_dir(url, None)
     errors: dict[str, list[LengthErrors]] = {}
@@ -80,21 +81,20 @@ def _where_errors(url: str, names: list[str]) -> list[Figure]:
         task = make_task(study.user_attrs["task"])
         if task.mode != "book":
             continue
-        position = noise_position(task.splits().test)
-        for arch, record in sorted(stored_repeats(study).items()):
-            points = repeat_points(record, artifacts)
-            if points is not None:
-                errors.setdefault(arch, []).append(LengthErrors(task.length, 1 - points,
-                                                                position))
+        points = {arch: repeat_points(record, artifacts)
+                  for arch, record in stored_repeats(study).items()}
+        readable = {arch: p for arch, p in points.items() if p is not None}
+        for arch, at_length in length_errors(task, readable).items():
+            errors.setdefault(arch, []).append(at_length)
     figures = []
     for arch, per_length in sorted(errors.items()):
         w = where_errors(arch, per_length)
-        p = "p < 0.001" if w.p < 0.001 else f"p = {w.p:.2g}"
         figures.append(Figure(
             SECTION, f"book {arch} wrong answers on rows with the random digit at position 3",
             w.wrong_next, digits=0,
             note=f"of {w.wrong} wrong answers, on {w.rows_next} of {w.rows} rows; "
-                 f"{w.expected_next:.1f} if each length's spread evenly over its rows, {p}"))
+                 f"{w.expected_next:.1f} if each length's spread evenly over its rows, "
+                 f"{p_text(w.p)}"))
     return figures
 
 

@@ -69,12 +69,17 @@ class Comparison:
     def sentence(self, baseline: str) -> str:
         """e.g. 'cannot be told apart from the seasonal mean (+3 %, 95 % interval
         -9 % .. +14 %, p = 0.61, 5 seeds)'."""
-        p = "p < 0.001" if self.p < 0.001 else f"p = {self.p:.2g}"
+        p = p_text(self.p)
         seeds = (f"{self.seeds} seeds" if self.seeds > 1 else
                  "1 seed: no interval over seeds, the interval covers the test points only")
         return (f"{self.word} {baseline} ({self._amount(self.diff)}, 95 % interval "
                 f"{self._amount(self.low)} .. {self._amount(self.high)}, {p}, {self.test} "
                 f"over {self.points} test points, {seeds})")
+
+
+def p_text(p: float) -> str:
+    """A p-value as the pages print it: 'p = 0.012', or 'p < 0.001'."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
 
 
 def _as_seeds(model: np.ndarray) -> np.ndarray:

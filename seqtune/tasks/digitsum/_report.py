@@ -14,9 +14,9 @@ import plotly.graph_objects as go
 
 from seqtune.report._figures import Panel, series_color, text
 from seqtune.report._view import StudyView
-from seqtune.study import Checkpoint, repeat_points
+from seqtune.study import Checkpoint
 from seqtune.study._leaderboard import BASELINE, TUNED
-from seqtune.study._paired import ALPHA
+from seqtune.study._paired import ALPHA, p_text
 from seqtune.tasks._base import Split
 from seqtune.tasks.digitsum._task import (
     BOOK_SRN_LABEL,
@@ -251,6 +251,15 @@ class LengthErrors:
     position: np.ndarray
 
 
+def length_errors(task: DigitSumTask, points: dict[str, np.ndarray]
+                  ) -> dict[str, LengthErrors]:
+    """Per architecture, the wrong answers of its repeats' per-point results
+    (seeds x test points) at ``task``'s length."""
+    position = noise_position(task.splits().test)
+    return {arch: LengthErrors(task.length, 1.0 - p, position) for arch, p in points.items()
+            if p.shape[1] == len(position)}
+
+
 def curve_errors(views: list[StudyView], like: DigitSumTask) -> dict[str, list[LengthErrors]]:
     """Per architecture, its repeats' wrong test answers at every book-mode
     length of ``like``'s seed whose per-point results can be read (none in
@@ -260,17 +269,9 @@ def curve_errors(views: list[StudyView], like: DigitSumTask) -> dict[str, list[L
         return out
     for v in sorted(views, key=lambda v: getattr(v.task, "length", 0)):
         task = v.task
-        if not (isinstance(task, DigitSumTask) and task.mode == "book"
-                and task.seed == like.seed):
-            continue
-        position = noise_position(task.splits().test)
-        for row in v.board.rows:
-            repeats = row.get("repeats") if row["kind"] == TUNED else None
-            points = (repeat_points(repeats["record"], v.artifact_dir) if repeats
-                      else None)
-            if points is not None and points.shape[1] == len(position):
-                out.setdefault(row["name"], []).append(
-                    LengthErrors(task.length, 1.0 - points, position))
+        if isinstance(task, DigitSumTask) and task.mode == "book" and task.seed == like.seed:
+            for arch, errors in length_errors(task, v.repeat_points).items():
+                out.setdefault(arch, []).append(errors)
     return out
 
 
@@ -336,7 +337,6 @@ def errors_sentence(w: WhereErrors) -> str:
              f"{', '.join(map(str, w.lengths))}, {w.seeds} seed{'s' if w.seeds > 1 else ''})")
     if not w.wrong:
         return f"{where}: no wrong test answer."
-    p = "p < 0.001" if w.p < 0.001 else f"p = {w.p:.2g}"
     more = w.wrong_next > w.expected_next
     if w.p < ALPHA:
         finding = (f"those rows are {'more' if more else 'less'} often wrong than the other "
@@ -347,7 +347,7 @@ def errors_sentence(w: WhereErrors) -> str:
            f"{w.rows_next} of {w.rows} test rows whose random digit sits right after the two "
            f"summands (position 3), where {w.expected_next:.1f} would fall were each length's "
            f"wrong answers spread evenly over its rows: {finding} (permutation test within "
-           f"lengths, {p}).")
+           f"lengths, {p_text(w.p)}).")
     if w.p < ALPHA and more and len(w.lengths) > 1:
         out += (f" The random digit sits there in {w.rows_next_by_length[0]} of the "
                 f"{w.rows_by_length[0]} test rows at L={w.lengths[0]} and "
