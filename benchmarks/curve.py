@@ -107,7 +107,7 @@ def _figures(rows: list[tuple[str, int, str, list[float]]]) -> list[Figure]:
     for mode, length, arch, values in rows:
         if not values:
             continue
-        mean, low, high = seed_interval(values)
+        mean, low, high = seed_interval(values, "accuracy")
         span = f"95 % interval {low:.3f} .. {high:.3f}, " if len(values) > 1 else ""
         note = f"{span}{len(values)} seed{'s' if len(values) > 1 else ''}"
         name = f"{mode} L={length} {arch} mean test accuracy"

@@ -25,6 +25,8 @@ from seqtune.cli._leaderboard import load_study
 from seqtune.config import load_config
 from seqtune.errors import SeqtuneError
 from seqtune.study import leaderboard, optimize, prepare_study
+from seqtune.study._refit import PROTOCOL, repeats_attr
+from seqtune.study._summary import best_per_architecture
 from seqtune.tasks import make_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,6 +110,23 @@ def test_leaderboard_ranks_tuned_models_with_every_baseline(digitsum_study, cli)
     assert f"picked on val, {pick['name']}" in verdict
     assert all(w in verdict for w in winners)
     assert ("beats every baseline" in verdict) == (not winners)
+
+
+def test_a_repeats_interval_stays_within_what_accuracy_can_take(digitsum_study, tmp_path):
+    """Five seeds at 0.99-1.0: the t interval's upper end (1.004) is cut to 1."""
+    url, study = digitsum_study
+    copy = f"sqlite:///{tmp_path / 'copy.db'}"
+    optuna.copy_study(from_study_name=study.study_name, from_storage=url, to_storage=copy)
+    study = optuna.load_study(study_name=study.study_name, storage=copy)
+    best = best_per_architecture(study)[0]
+    put_blob(study, repeats_attr(best["architecture"]),
+             {"trial": best["trial"], "protocol": PROTOCOL, "epochs": 2,
+              "seeds": [0, 1, 2, 3, 4], "test_accuracy": [1.0, 1.0, 0.99, 1.0, 1.0]})
+    row = next(r for r in leaderboard(study).rows if r["name"] == best["architecture"])
+    low, high = row["repeats"]["interval"]["accuracy"]
+    assert row["test"]["accuracy"] == pytest.approx(0.998) and 0.99 < low < 0.998
+    assert high == 1.0 and f"95 % interval {low:.4g} .. 1" in row["note"]
+    assert f"95 % interval {low:.4g} .. 1.0" not in row["note"]
 
 
 def test_leaderboard_formats_agree(digitsum_study):

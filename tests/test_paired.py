@@ -85,6 +85,18 @@ def test_exact_yardstick_says_solved_or_not_by_a_stated_threshold():
     assert mean == 2.0 and low < 1.0 and high > 3.0
 
 
+def test_an_interval_over_seeds_stays_within_what_the_metric_can_take():
+    accuracy = [1.0, 1.0, 0.99, 1.0, 1.0]
+    _, low, high = seed_interval(accuracy)
+    assert high > 1.0  # the bare t interval reaches past a bound
+    mean, low, high = seed_interval(accuracy, "accuracy")
+    assert mean == 0.998 and 0.99 < low < mean and high == 1.0
+    _, low, _ = seed_interval([0.9, 0.05, 0.1], "accuracy")
+    assert low == 0.0
+    _, low, high = seed_interval([1e-5, 9e-4, 1e-5], "mse")
+    assert low == 0.0 and high > 9e-4
+
+
 def test_several_exact_yardsticks_are_named_once_and_intervals_stay_in_range():
     text = solved_sentence([1e-5, 9e-4, 1e-5], ["least squares", "pooled AR(5)"])
     assert "least squares and pooled AR(5) are exact" in text

@@ -97,7 +97,7 @@ def _tuned_rows(study: optuna.Study, metrics: list[str]) -> list[dict[str, Any]]
                "note": f"trial {best['trial']}, {best['epochs']} epochs"}
         record = repeats.get(best["architecture"])
         if record is not None and record.get("trial") == best["trial"] and record["seeds"]:
-            spans = {m: seed_interval(record[f"test_{m}"]) for m in metrics
+            spans = {m: seed_interval(record[f"test_{m}"], m) for m in metrics
                      if record.get(f"test_{m}")}
             row["test"] = {m: spans[m][0] if m in spans else None for m in metrics}
             row["repeats"] = {"record": record, "interval": {m: v[1:] for m, v in spans.items()}}

@@ -73,8 +73,7 @@ def _curve_value(row: dict[str, Any]) -> CurveValue:
     low, high = repeats["interval"].get("accuracy", (None, None))
     if seeds < 2 or not all(map(math.isfinite, (low, high))):
         return CurveValue(mean, seeds, carried=carried)
-    # a t interval of a mean accuracy may reach past 0 or 1; accuracy cannot
-    return CurveValue(mean, seeds, max(low, 0.0), min(high, 1.0), carried)
+    return CurveValue(mean, seeds, low, high, carried)
 
 
 def memory_curve(views: list[StudyView], like: DigitSumTask) -> list[CurvePoint]:
