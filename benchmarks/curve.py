@@ -65,27 +65,20 @@ def _curve(url: str, names: list[str]) -> list[tuple[str, int, str, list[float]]
 
 def _where_errors(url: str, names: list[str]) -> list[Figure]:
     """Per architecture, its wrong answers on the book lengths' rows whose random
-    digit sits right after the summands, against all its wrong answers."""
-    import optuna
-
-    from seqtune.study import repeat_points, resolve_artifact_dir
+    digit sits right after the summands, against all its wrong answers; read as
+    the report reads them (its study views and ``curve_errors``)."""
+    from seqtune.report._pages import load_view
+    from seqtune.study import open_storage, resolve_artifact_dir
     from seqtune.study._paired import p_text
-    from seqtune.study._refit import stored_repeats
-    from seqtune.tasks import make_task
-    from seqtune.tasks.digitsum._report import LengthErrors, length_errors, where_errors
+    from seqtune.tasks.digitsum import DigitSumTask
+    from seqtune.tasks.digitsum._report import curve_errors, where_errors
 
+    storage = open_storage(url, heartbeat_interval=None)
     artifacts = resolve_artifact_dir(url, None)
-    errors: dict[str, list[LengthErrors]] = {}
-    for name in names:
-        study = optuna.load_study(study_name=name, storage=url)
-        task = make_task(study.user_attrs["task"])
-        if task.mode != "book":
-            continue
-        points = {arch: repeat_points(record, artifacts)
-                  for arch, record in stored_repeats(study).items()}
-        readable = {arch: p for arch, p in points.items() if p is not None}
-        for arch, at_length in length_errors(task, readable).items():
-            errors.setdefault(arch, []).append(at_length)
+    views = [load_view(storage, name, artifacts) for name in names]
+    book = next((v.task for v in views if isinstance(v.task, DigitSumTask)
+                 and v.task.mode == "book"), None)
+    errors = curve_errors(views, book) if book is not None else {}
     figures = []
     for arch, per_length in sorted(errors.items()):
         w = where_errors(arch, per_length)
