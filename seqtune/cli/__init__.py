@@ -23,7 +23,7 @@ from seqtune.cli import _interop, _leaderboard, _postmortem, _report, _study  # 
 from seqtune.cli._app import app, state
 from seqtune.errors import SeqtuneError, WorkerFailed
 from seqtune.study import _signals
-from seqtune.study._storage import scrub
+from seqtune.study._url import scrub
 
 #: ``seqtune --help`` lists commands in registration order: the main job first
 app.registered_commands.sort(key=lambda command: command.name != "run")

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from seqtune.cli._app import ArtifactDirOpt, StorageOpt, app, console
 from seqtune.errors import SeqtuneError
+from seqtune.stored import check_stored
 from seqtune.study import (
     Leaderboard,
     leaderboard,
@@ -72,6 +73,7 @@ def seqtune_study(study_name: str, url: str, command: str) -> optuna.Study:
                            "made by `optuna create-study` or ask/tell?); read its trials with "
                            f"`optuna trials --study-name {study_name}`, or let seqtune run it: "
                            f"`seqtune optimize STUDY_FILE --study-name {study_name}`")
+    check_stored(study)
     return study
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
 
+from seqtune.errors import SeqtuneError
 from seqtune.report._dashboard import note_markdown, publish
 from seqtune.report._pages import (
     POSTMORTEM_PAGE,
@@ -30,21 +33,29 @@ from seqtune.study import open_storage, redact, resolve_artifact_dir
 from seqtune.study._summary import is_postmortem
 
 INDEX = "index.html"
+T = TypeVar("T")
 
 
 def write_report(storage_url: str, out_dir: str | Path = "reports",
                  artifact_dir: str | Path | None = None, publish_to_dashboard: bool = True
                  ) -> Path:
-    """Write the report for every study in ``storage_url``; the path of ``index.html``."""
+    """Write the report for every study in ``storage_url``; the path of ``index.html``.
+
+    A study that cannot be read (several objectives, stored attrs of the wrong
+    shape) is skipped: named on stderr and on the index page, the rest written."""
     storage = open_storage(storage_url, heartbeat_interval=None)
     artifacts = resolve_artifact_dir(storage_url, artifact_dir)
     studies = sorted(storage.get_all_studies(), key=lambda s: _natural(s.study_name))
-    views = [load_view(storage, s.study_name, artifacts) for s in studies
-             if not is_postmortem(s)]
+    skipped: list[str] = []
+    views = [view for s in studies if not is_postmortem(s)
+             if (view := _readable(skipped, load_view, storage, s.study_name, artifacts))]
     pages = [study_page(view, views) for view in views]
-    sections = [postmortem_section(i, optuna.load_study(study_name=s.study_name,
-                                                        storage=storage))
-                for i, s in enumerate(s for s in studies if is_postmortem(s))]
+    grids = [optuna.load_study(study_name=s.study_name, storage=storage) for s in studies
+             if is_postmortem(s)]
+    sections = [section for i, study in enumerate(grids)
+                if (section := _readable(skipped, postmortem_section, i, study))]
+    for reason in skipped:
+        print(f"seqtune: warning: left out of the report: {reason}", file=sys.stderr)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     shown = redact(storage_url)
     files = {page.file: render("study.html", {**page.context(), "generated": stamp})
@@ -53,7 +64,7 @@ def write_report(storage_url: str, out_dir: str | Path = "reports",
         files[POSTMORTEM_PAGE] = render("postmortem.html", {
             "title": "Flux post-mortem", "sections": sections, "generated": stamp})
     files[INDEX] = render("index.html", {**index_context(pages, sections, shown),
-                                         "generated": stamp})
+                                         "skipped": skipped, "generated": stamp})
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,6 +92,15 @@ def _publish(pages: list[StudyPage], sections: list[PostmortemSection], artifact
 
 
 __all__ = ["INDEX", "write_report"]
+
+
+def _readable(skipped: list[str], read: Callable[..., T], *args: Any) -> T | None:
+    """``read(*args)``, or None with the reason added to ``skipped``."""
+    try:
+        return read(*args)
+    except SeqtuneError as exc:
+        skipped.append(str(exc))
+        return None
 
 
 def _natural(name: str) -> list[Any]:

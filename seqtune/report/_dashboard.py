@@ -15,6 +15,7 @@ from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta, upl
 from optuna_dashboard import get_note, save_note, save_plotly_graph_object
 
 from seqtune.report._figures import TEMPLATE, Panel, text
+from seqtune.stored import stored_metric
 from seqtune.study._summary import name_metric
 
 ARTIFACT_SUFFIX = ".plotly.json"
@@ -33,7 +34,7 @@ def publish(study: optuna.Study, note: str, panels: list[Panel],
     """Replace the study's note, graph objects (titled: the dashboard shows no
     heading above them) and figure artifacts; name the study's objective."""
     if "metric" in study.user_attrs:
-        name_metric(study, study.user_attrs["metric"])
+        name_metric(study, stored_metric(study))
     if get_note(study) != note:  # an unchanged note keeps its version
         save_note(study, note)
     for panel in panels:

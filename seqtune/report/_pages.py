@@ -18,7 +18,8 @@ from seqtune.report._postmortem import PostmortemSection
 from seqtune.report._tasks import task_panels
 from seqtune.report._verdict import failed_trials, headline, study_verdict
 from seqtune.report._view import StudyView
-from seqtune.study import BEST_CHECKPOINT_ATTR, leaderboard, load_best_checkpoint
+from seqtune.stored import check_stored, stored_checkpoint, stored_fingerprint, stored_task
+from seqtune.study import leaderboard, load_best_checkpoint
 from seqtune.study._leaderboard import TUNED
 from seqtune.study._points import rebuild_task
 
@@ -39,10 +40,13 @@ def page_name(study_name: str) -> str:
 def load_view(storage: optuna.storages.BaseStorage, name: str,
               artifact_dir: Path) -> StudyView:
     """A study with its leaderboard, its task rebuilt from the stored config and
-    its best checkpoint; what cannot be had is named in ``problems``."""
+    its best checkpoint; what cannot be had is named in ``problems``. A study
+    whose stored attrs cannot be read (:func:`~seqtune.stored.check_stored`) is
+    one :class:`SeqtuneError`."""
     study = optuna.load_study(study_name=name, storage=storage)
+    check_stored(study)
     problems, task, checkpoint = [], None, None
-    config = study.user_attrs.get("task")
+    config = stored_task(study)
     if config is None:
         problems.append("no task stored with this study (not made by seqtune): only the "
                         "generic plots are shown")
@@ -51,11 +55,11 @@ def load_view(storage: optuna.storages.BaseStorage, name: str,
             task = rebuild_task(config)
         except SeqtuneError as exc:
             problems.append(f"the task could not be rebuilt ({exc}): task figures omitted")
-        if task is not None and task.fingerprint() != study.user_attrs.get("data_fingerprint"):
+        if task is not None and task.fingerprint() != stored_fingerprint(study):
             problems.append("the task's data differ from the data this study was trained on "
                             "(fingerprint mismatch): task figures omitted")
             task = None
-    if task is not None and BEST_CHECKPOINT_ATTR in study.user_attrs:
+    if task is not None and stored_checkpoint(study) is not None:
         try:
             checkpoint = load_best_checkpoint(study, artifact_dir)
         except (SeqtuneError, RuntimeError) as exc:
@@ -79,8 +83,8 @@ class StudyPage:
         study, board = self.view.study, self.view.board
         return {"title": study.study_name, "study": study.study_name,
                 "task": json.dumps(self.view.task.described() if self.view.task else
-                                   study.user_attrs["task"], sort_keys=True)
-                if "task" in study.user_attrs else NO_TASK,
+                                   stored_task(study), sort_keys=True)
+                if stored_task(study) is not None else NO_TASK,
                 "metric": board.metric, "direction": board.direction,
                 "columns": board.columns(), "rows": board.formatted(), "notes": board.notes,
                 "verdict": self.verdict, "panels": self.panels,
@@ -104,7 +108,7 @@ def index_context(pages: list[StudyPage], sections: list[PostmortemSection],
         tuned = next((r for r in page.view.board.rows if r["kind"] == TUNED), None)
         metric = page.view.board.metric
         rows.append({"file": page.file, "study": study.study_name,
-                     "task": (study.user_attrs.get("task") or {}).get("name", NO_TASK),
+                     "task": (stored_task(study) or {}).get("name", NO_TASK),
                      "metric": f"{metric} ({page.view.board.direction})",
                      "trials": f"{states.count(TrialState.COMPLETE)} / {len(states)}",
                      "best": "" if tuned is None else

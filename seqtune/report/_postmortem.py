@@ -11,6 +11,7 @@ import optuna
 import plotly.graph_objects as go
 
 from seqtune.blobs import get_blob
+from seqtune.errors import SeqtuneError
 from seqtune.postmortem import (
     DEFECTS,
     Row,
@@ -143,7 +144,11 @@ def _history_panel(prefix: str, found: dict[str, dict[str, Any]]) -> Panel:
 def postmortem_section(index: int, study: optuna.Study) -> PostmortemSection:
     """Everything the page shows for one post-mortem study."""
     found = results(study)
-    rule = get_blob(study, "settings")["task"]["rule"]
+    task = get_blob(study, "settings").get("task")
+    rule = task.get("rule") if isinstance(task, dict) else None
+    if not isinstance(rule, str):
+        raise SeqtuneError(f"study {study.study_name!r}: stored blob 'settings' names no task "
+                           "rule; expected the settings `seqtune postmortem` stores")
     verdict = judge(rule, found, get_blob(study, "baselines"))
     prefix = f"pm{index}"
     panels = [_question_panel(prefix, name, found[name]) for name in QUESTION_STYLE

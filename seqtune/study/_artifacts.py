@@ -30,11 +30,11 @@ from torch import nn
 from seqtune.errors import SeqtuneError
 from seqtune.models import MODEL_KINDS, build_model
 from seqtune.space import check_value
+from seqtune.stored import BEST_CHECKPOINT_ATTR, stored_checkpoint
 from seqtune.tasks import TASKS, Task, check_settings
 from seqtune.trainer import TrainConfig
 
 DEFAULT_ARTIFACT_DIR = Path("storage/artifacts")
-BEST_CHECKPOINT_ATTR = "best_checkpoint"
 FORMAT = "seqtune-checkpoint-1"
 _MODEL_PARAMS = ("architecture", "hidden_size", "num_layers")
 
@@ -132,18 +132,20 @@ def _check_checkpoint(data: Any, path: str | Path) -> None:
         raise refuse(problem)
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
+def load_checkpoint(path: str | Path, shown: str | None = None) -> Checkpoint:
     """Read a checkpoint file with ``weights_only=True`` and rebuild its model; a
     file that is not one (garbage, a pickle, another ``torch.save``, missing or
-    mis-shaped weights, a model beyond a trial's limits) is one line."""
+    mis-shaped weights, a model beyond a trial's limits) is one line naming it
+    (``shown``, else its path)."""
+    where = shown or str(path)
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4"
             warnings.simplefilter("ignore")
             data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling fails in many ways
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise SeqtuneError(f"{path}: not a seqtune checkpoint (unreadable: {reason})") from None
-    _check_checkpoint(data, path)
+        raise SeqtuneError(f"{where}: not a seqtune checkpoint (unreadable: {reason})") from None
+    _check_checkpoint(data, where)
     spec = data["model"]
     try:
         model = build_model(spec["kind"], spec["architecture"], spec["hidden_size"],
@@ -151,18 +153,18 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         model.load_state_dict(data["state_dict"])
     except (TypeError, ValueError, RuntimeError) as exc:
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
-        raise SeqtuneError(f"{path}: not a usable seqtune checkpoint ({reason})") from None
+        raise SeqtuneError(f"{where}: not a usable seqtune checkpoint ({reason})") from None
     return Checkpoint(model.eval(), data)
 
 
 def _beats_best(trial: optuna.Trial, value: float) -> bool:
     """Whether ``value`` beats the study's best checkpoint (or there is none)."""
-    current = trial.study.user_attrs.get(BEST_CHECKPOINT_ATTR)
+    current = stored_checkpoint(trial.study)
     if current is None:
         return True
     if trial.study.direction == optuna.study.StudyDirection.MAXIMIZE:
-        return value > current["value"]
-    return value < current["value"]
+        return value > current.value
+    return value < current.value
 
 
 class BestCheckpoint:
@@ -192,19 +194,26 @@ class BestCheckpoint:
 
 
 def load_best_checkpoint(study: optuna.Study, artifact_dir: str | Path) -> Checkpoint:
-    """The checkpoint that ``best_checkpoint`` names, read from ``artifact_dir``."""
-    info = study.user_attrs.get(BEST_CHECKPOINT_ATTR)
+    """The checkpoint that ``best_checkpoint`` names, read from ``artifact_dir``
+    into a temporary file of seqtune's own naming (the stored file name is never
+    a path: a crafted one could point anywhere)."""
+    info = stored_checkpoint(study)
     if info is None:
         raise SeqtuneError(f"study {study.study_name!r}: no best checkpoint (none of its "
                            "trials completed through 'seqtune optimize')")
+    where = f"--artifact-dir {artifact_dir}: artifact {info.artifact_id} (the best " \
+            f"checkpoint of study {study.study_name!r})"
+    source = Path(artifact_dir) / info.artifact_id
+    if source.exists() and not source.is_file():
+        raise SeqtuneError(f"{where} is not a file; expected a checkpoint file")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / info["filename"]
+        path = Path(tmp) / "best-model.pt"
         try:
             download_artifact(artifact_store=FileSystemArtifactStore(artifact_dir),
-                              file_path=str(path), artifact_id=info["artifact_id"])
+                              file_path=str(path), artifact_id=info.artifact_id)
         except ArtifactNotFound:
-            raise SeqtuneError(
-                f"--artifact-dir {artifact_dir}: no artifact {info['artifact_id']} (the best "
-                f"checkpoint of study {study.study_name!r}); pass the folder its "
-                "'seqtune optimize' used") from None
-        return load_checkpoint(path)
+            raise SeqtuneError(f"{where} not found; pass the folder its 'seqtune optimize' "
+                               "used") from None
+        except OSError as exc:
+            raise SeqtuneError(f"{where} cannot be read ({exc.strerror})") from None
+        return load_checkpoint(path, shown=f"study {study.study_name!r}'s best checkpoint")

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import optuna
 
-from seqtune.baselines import stored_baselines
+from seqtune.stored import stored_baselines, stored_metric, stored_repeats
 from seqtune.study._equal_share import trials_per_architecture
 from seqtune.study._paired import Comparison, compare, seed_interval, solved_sentence
 from seqtune.study._points import baseline_points, study_task
-from seqtune.study._refit import repeat_points, stored_repeats
+from seqtune.study._refit import repeat_points
 from seqtune.study._summary import best_per_architecture, foreign_trials
 
 TUNED, BASELINE = "tuned model", "baseline"
@@ -141,8 +141,7 @@ def _paired(study: optuna.Study, rows: list[dict[str, Any]], baselines: list[dic
             b["name"]: compare(ours, theirs[b["name"]], maximize, task.paired_test)
             for b in baselines if not b.get("exact") and theirs.get(b["name"]) is not None
             and len(theirs[b["name"]]) == ours.shape[1]}
-    return _architecture_note(points, maximize, task.paired_test, study.user_attrs.get(
-        "metric", "value"))
+    return _architecture_note(points, maximize, task.paired_test, stored_metric(study))
 
 
 def _architecture_note(points: dict[str, np.ndarray], maximize: bool, method: str,
@@ -251,7 +250,7 @@ def leaderboard(study: optuna.Study, artifact_dir: str | Path | None = None) -> 
     """Best trial per architecture and every baseline stored with ``study``; the
     tuned rows' test numbers from their repeats, and the comparison words from
     paired tests on the per-point results in ``artifact_dir`` (None: numbers only)."""
-    metric = study.user_attrs.get("metric", "value")
+    metric = stored_metric(study)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     baselines = stored_baselines(study)
     metrics = _metric_names(study, metric, baselines)

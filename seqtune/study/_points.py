@@ -12,6 +12,7 @@ import numpy as np
 import optuna
 
 from seqtune.errors import SeqtuneError
+from seqtune.stored import stored_fingerprint, stored_task
 from seqtune.tasks import TASKS, Task, make_task
 
 _CACHE: dict[str, dict[str, np.ndarray]] = {}
@@ -29,14 +30,14 @@ def rebuild_task(config: dict) -> Task:
 
 def study_task(study: optuna.Study) -> Task | None:
     """The study's task rebuilt from its user attrs, if its data are unchanged."""
-    config = study.user_attrs.get("task")
+    config = stored_task(study)
     if config is None:
         return None
     try:
         task = rebuild_task(config)
     except SeqtuneError:
         return None
-    return task if task.fingerprint() == study.user_attrs.get("data_fingerprint") else None
+    return task if task.fingerprint() == stored_fingerprint(study) else None
 
 
 def baseline_points(task: Task) -> dict[str, np.ndarray]:

@@ -32,16 +32,15 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.distributions import BaseDistribution
 
-from seqtune.blobs import PREFIX as BLOB
-from seqtune.blobs import put_blob, system_attrs
+from seqtune.blobs import put_blob
 from seqtune.errors import TrainingDiverged
 from seqtune.runtime import AUTO
+from seqtune.stored import REPEATS_PREFIX, stored_metric, stored_repeats
 from seqtune.study._curriculum import CarriedWeights, upload_weights
 from seqtune.study._repeats import repeat
 from seqtune.study._summary import best_per_architecture
 from seqtune.tasks import Task
 
-PREFIX = "repeats_"
 PROTOCOL = "train+val"
 #: repeat seeds are ``study seed + SEED_OFFSET + k``, apart from the trials' seeds
 SEED_OFFSET = 1_000_000
@@ -49,20 +48,11 @@ DEFAULT_REPEATS = 5
 
 
 def repeats_attr(architecture: str) -> str:
-    return f"{PREFIX}{architecture}"
+    return f"{REPEATS_PREFIX}{architecture}"
 
 
 def repeat_seeds(seed: int, k: int) -> list[int]:
     return [seed + SEED_OFFSET + i for i in range(k)]
-
-
-def stored_repeats(study: optuna.Study) -> dict[str, dict[str, Any]]:
-    """``{architecture: record}`` of the repeats stored with ``study``."""
-    stored = {**study.user_attrs, **{key.removeprefix(BLOB): value
-                                     for key, value in system_attrs(study).items()
-                                     if key.startswith(BLOB)}}
-    return {key.removeprefix(PREFIX): value for key, value in stored.items()
-            if key.startswith(PREFIX) and isinstance(value, dict) and "seeds" in value}
 
 
 def _round(x: float) -> float:
@@ -143,7 +133,7 @@ def _upload_points(study: optuna.Study, artifact_dir: Path, arch: str, trial: in
                    seeds: list[int], points: list[np.ndarray]) -> str:
     Path(artifact_dir).mkdir(parents=True, exist_ok=True)
     data = {"study": study.study_name, "architecture": arch, "trial": trial,
-            "metric": study.user_attrs.get("metric"), "protocol": PROTOCOL, "seeds": seeds,
+            "metric": stored_metric(study), "protocol": PROTOCOL, "seeds": seeds,
             "points": [[float(f"{v:.7g}") for v in p] for p in points]}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"repeat-points-{arch}-trial-{trial}.json"

@@ -1,12 +1,11 @@
-"""Where studies live: URL resolution, safe opening, and password redaction."""
+"""Where studies live: URL resolution and safe opening (passwords hidden, see
+:mod:`seqtune.study._url`)."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
-import urllib.parse
 import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
 from seqtune.errors import SeqtuneError
+from seqtune.study._url import parse, redact, remember_secrets, scrub, secret_query_keys
 
 DEFAULT_STORAGE = "sqlite:///storage/seqtune.db"
 #: seconds between the heartbeats of a running trial
@@ -41,69 +41,16 @@ _SCHEMA_RACE = ("already exists", "duplicate key", "UNIQUE constraint failed")
 
 
 def resolve_storage_url(cli_value: str | None = None) -> str:
-    """``--storage`` beats ``OPTUNA_STORAGE`` beats the embedded default."""
-    return cli_value or os.environ.get("OPTUNA_STORAGE") or DEFAULT_STORAGE
-
-
-#: query parameters of a storage URL whose values are secret (libpq reads
-#: ``password`` and ``sslpassword`` from the query string)
-_SECRET_QUERY = re.compile(r"pass|secret|token|key", re.IGNORECASE)
-#: every secret seen in a storage URL by this process, masked by :func:`scrub`
-_SECRETS: set[str] = set()
-#: shorter secrets are not masked inside other text (they would mask ordinary words)
-_MIN_SECRET = 3
-
-
-def _raw_secrets(url: str) -> tuple[str, list[str]]:
-    """The URL with its password and secret query values masked, read from the
-    raw text (not SQLAlchemy's parse, which ends a password at its first ``@``),
-    and the secrets themselves."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url, []
-    main, qsep, query = rest.partition("?")
-    secrets = []
-    userinfo, at, host = main.rpartition("@")
-    if at and ":" in userinfo and not scheme.startswith("sqlite"):
-        user, _, password = userinfo.partition(":")
-        secrets.append(password)
-        main = f"{user}:***@{host}"
-    fields = []
-    for item in query.split("&") if qsep else []:
-        key, eq, value = item.partition("=")
-        if eq and _SECRET_QUERY.search(key):
-            secrets.append(value)
-            item = f"{key}=***"
-        fields.append(item)
-    return f"{scheme}://{main}" + (f"?{'&'.join(fields)}" if qsep else ""), secrets
-
-
-def redact(url: str) -> str:
-    """The URL with any password (in the user part or the query string) replaced
-    by ``***``; each secret is also remembered for :func:`scrub`."""
-    shown, secrets = _raw_secrets(url)
-    for secret in secrets:
-        for form in (secret, urllib.parse.unquote(secret), urllib.parse.unquote_plus(secret)):
-            if len(form) >= _MIN_SECRET:
-                _SECRETS.add(form)
-    try:
-        make_url(url)
-    except (sqlalchemy.exc.ArgumentError, ValueError):
-        return "<malformed storage URL>"
-    return shown
-
-
-def scrub(text: str) -> str:
-    """``text`` with every storage secret this process has seen replaced by ``***``
-    (error messages of drivers and tracebacks may echo a URL or part of it)."""
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """``--storage`` beats ``OPTUNA_STORAGE`` beats the embedded default; its secrets
+    are masked on every stream from here on (:func:`~seqtune.study._url.scrub`)."""
+    url = cli_value or os.environ.get("OPTUNA_STORAGE") or DEFAULT_STORAGE
+    remember_secrets(url)
+    return url
 
 
 def _check_userinfo(url: str) -> None:
-    """A password with a raw ``@`` (or ``/``, ``?``, ``#``) would be cut there and the
-    rest taken for the host: refuse it rather than connect there."""
+    """A password with a raw ``@`` (or ``/``) would be cut there and the rest taken
+    for the host: refuse it rather than connect there."""
     parsed = make_url(url)
     if parsed.password is None:
         return
@@ -113,10 +60,30 @@ def _check_userinfo(url: str) -> None:
                            "'@' or '/'; percent-encode it (@ -> %40, / -> %2F)")
 
 
-def _check_sqlite_path(url: str) -> None:
+#: the query options SQLite takes (the pysqlite driver ignores any other, with a
+#: warning, unless ``uri=true`` passes them on to SQLite's own URI parser)
+_SQLITE_OPTIONS = ("uri", "timeout", "isolation_level", "detect_types", "check_same_thread",
+                   "cached_statements")
+
+
+def _check_sqlite_options(url: str, shown: str) -> None:
+    """SQLite has no passwords: a credential in its URL is a mistake, refused rather
+    than silently ignored; so is an option the driver would ignore."""
+    parsed = make_url(url)
+    if secrets := secret_query_keys(parsed):
+        raise SeqtuneError(f"storage {shown}: SQLite takes no credentials; remove "
+                           f"{', '.join(repr(k) for k in secrets)} from the URL")
+    if parsed.query.get("uri") not in ("true", "1"):
+        if unknown := [k for k in parsed.query if k not in _SQLITE_OPTIONS]:
+            raise SeqtuneError(f"storage {shown}: unknown SQLite option(s) "
+                               f"{', '.join(repr(k) for k in unknown)}; expected "
+                               f"{', '.join(_SQLITE_OPTIONS)} (or uri=true for SQLite's own)")
+
+
+def _check_sqlite_path(url: str, shown: str) -> None:
     database = make_url(url).database
     if not database:
-        raise SeqtuneError(f"storage {url}: no database file; expected e.g. "
+        raise SeqtuneError(f"storage {shown}: no database file; expected e.g. "
                            "sqlite:///storage/seqtune.db")
     if database == ":memory:":
         return
@@ -125,20 +92,20 @@ def _check_sqlite_path(url: str) -> None:
         exists = path.exists()
         if exists:
             if not path.is_file():
-                raise SeqtuneError(f"storage {url}: {path} is not a file")
+                raise SeqtuneError(f"storage {shown}: {path} is not a file")
             with path.open("rb") as fh:
                 head = fh.read(len(_SQLITE_MAGIC))
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SeqtuneError(f"storage {url}: cannot access {path} ({exc.strerror}); "
+        raise SeqtuneError(f"storage {shown}: cannot access {path} ({exc.strerror}); "
                            "expected a readable and writable SQLite file") from None
     if head and head != _SQLITE_MAGIC:
-        raise SeqtuneError(f"storage {url}: {path} is not an SQLite database")
+        raise SeqtuneError(f"storage {shown}: {path} is not an SQLite database")
     if exists and not os.access(path, os.W_OK):
-        raise SeqtuneError(f"storage {url}: {path} is read-only; expected a writable file")
+        raise SeqtuneError(f"storage {shown}: {path} is read-only; expected a writable file")
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise SeqtuneError(f"storage {url}: directory {path.parent} is not writable "
+        raise SeqtuneError(f"storage {shown}: directory {path.parent} is not writable "
                            "(SQLite keeps its journal beside the database)")
 
 
@@ -288,9 +255,8 @@ def open_storage(url: str, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
     hidden.
     """
     shown = redact(url)
-    try:
-        parsed = make_url(url)
-    except (sqlalchemy.exc.ArgumentError, ValueError):
+    parsed = parse(url)
+    if parsed is None:
         raise SeqtuneError(f"storage: malformed URL {shown!r}; expected e.g. "
                            "sqlite:///storage/seqtune.db or "
                            "postgresql://user:password@host/db") from None
@@ -298,7 +264,8 @@ def open_storage(url: str, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
     backend = parsed.get_backend_name()
     connect_args: dict[str, object] = {}
     if backend == "sqlite":
-        _check_sqlite_path(url)
+        _check_sqlite_options(url, shown)
+        _check_sqlite_path(url, shown)
         connect_args["timeout"] = 60
         if parsed.database == ":memory:":
             return _memory_storage(url, shown)

@@ -9,6 +9,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from seqtune.blobs import StudyLike, get_blob
+from seqtune.stored import stored_metric
 
 
 def trained_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -16,7 +17,7 @@ def trained_trials(study: optuna.Study) -> list[FrozenTrial]:
 
     Trials told through ``optuna tell`` or run by other code lack them and are
     left out of every seqtune table (:func:`foreign_trials` counts them)."""
-    metric = study.user_attrs.get("metric", "value")
+    metric = stored_metric(study)
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if "architecture" in t.params and f"val_{metric}" in t.user_attrs]
 
@@ -29,7 +30,7 @@ def foreign_trials(study: optuna.Study) -> int:
 
 def best_per_architecture(study: optuna.Study) -> list[dict[str, Any]]:
     """One row per architecture: its best trained trial with val and test metrics."""
-    metric = study.user_attrs.get("metric", "value")
+    metric = stored_metric(study)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     best: dict[str, FrozenTrial] = {}
     for trial in trained_trials(study):
