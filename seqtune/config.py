@@ -36,7 +36,7 @@ from optuna.distributions import (
 )
 
 from seqtune.errors import SeqtuneError
-from seqtune.space import SearchSpace, contains, parse_space
+from seqtune.space import SearchSpace, contains, distributions, parse_space
 from seqtune.tasks import TASKS, check_settings, unknown_task
 
 _TABLES = {"study", "task", "train", "space", "start", "sweep", "quick"}
@@ -182,10 +182,30 @@ def _check_components(config: StudyConfig) -> None:
     _component("sampler", optuna.samplers, optuna.samplers.BaseSampler, config.sampler,
                config.sampler_args, f"{config.source}: study.sampler",
                "TPESampler, RandomSampler, GPSampler, CmaEsSampler", seed=config.seed)
+    if config.sampler == "GridSampler":
+        _check_grid(config.sampler_args.get("search_space"), config.space,
+                    f"{config.source}: study.sampler_args.search_space")
     if not (isinstance(config.pruner, str) and config.pruner.lower() == "none"):
         _component("pruner", optuna.pruners, optuna.pruners.BasePruner, config.pruner,
                    config.pruner_args, f"{config.source}: study.pruner",
                    "MedianPruner, HyperbandPruner, or 'none'")
+
+
+def _check_grid(grid: Any, space: dict[str, Any], where: str) -> None:
+    """A GridSampler's grid must give values for exactly the searched parameters of
+    ``[space]``, each value inside its range (else the first trial fails in Optuna)."""
+    searched = distributions(space)
+    given = set(grid) if isinstance(grid, dict) else set()
+    if missing := sorted(set(searched) - given):
+        raise SeqtuneError(f"{where}: no values for {', '.join(missing)}, searched in [space]; "
+                           "give each a list of values, or fix it in [space]")
+    if extra := sorted(given - set(searched)):
+        raise SeqtuneError(f"{where}: {', '.join(extra)} not searched in [space]; expected "
+                           f"exactly {', '.join(sorted(searched))}")
+    for name, dist in searched.items():
+        for value in grid[name] if isinstance(grid[name], list) else [grid[name]]:
+            if not contains(dist, value):
+                raise SeqtuneError(f"{where}.{name}: {value!r} is outside [space].{name}")
 
 
 def task_parameters() -> dict[str, tuple[str, ...]]:

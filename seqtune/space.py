@@ -42,12 +42,13 @@ PARAMETERS: dict[str, str] = {
 #: (``low_open``: the low bound itself is excluded). The upper bounds keep one
 #: trial within a CPU's memory and time (an LSTM of 1024 units and 8 layers is
 #: about 70 M weights); ``rollout`` and ``window`` are also bounded by the task
-#: (seeded ``horizon``, rainfall ``max_window``). A learning rate costs nothing
-#: to try, however large: a diverging trial is caught and stored as such.
+#: (seeded ``horizon``, rainfall ``max_window``). A learning rate above 10 is
+#: no rate an optimizer of these models uses (a diverging trial would be caught
+#: and stored as such, but such a bound is a typo).
 LIMITS: dict[str, tuple[type, float, float, bool]] = {
     "hidden_size": (int, 1, 1024, False),
     "num_layers": (int, 1, 8, False),
-    "learning_rate": (float, 0.0, math.inf, True),
+    "learning_rate": (float, 0.0, 10.0, True),
     "weight_decay": (float, 0.0, 10.0, False),
     "batch_size": (int, 1, 65536, False),
     "grad_clip": (float, 0.0, 1e6, False),

@@ -23,6 +23,7 @@ from optuna.distributions import (
 )
 from rich.table import Table
 
+from seqtune import jsontext
 from seqtune.cli._app import (
     ArtifactDirOpt,
     FormatOpt,
@@ -101,7 +102,7 @@ def space_cmd(
     """
     config = load_config(study_file(study))
     if output_format(fmt, as_json) == OutputFormat.json:
-        print(json.dumps({name: json.loads(distribution_to_json(dist))
+        print(jsontext.dumps({name: json.loads(distribution_to_json(dist))
                           for name, dist in distributions(config.space).items()}))
         return
     task = TASKS[config.task_name]
@@ -214,7 +215,7 @@ def evaluate_cmd(
               "params": values, "seed": config.seed, **outcome.user_attrs()}
     shown = output_format(fmt, as_json)
     if shown == ValueFormat.json:
-        print(json.dumps(result))
+        print(jsontext.dumps(result))
     elif shown == ValueFormat.table:
         table = Table(title=f"{config.name}: {values['architecture']}, val {task.metric} "
                             f"({task.direction})")
@@ -329,7 +330,7 @@ def predict_cmd(
     info = checkpoint.data
     metric = TASKS[checkpoint.task["name"]].metric
     if output == OutputFormat.json:
-        print(json.dumps({"study": study.study_name, "trial": info["trial"], "metric": metric,
+        print(jsontext.dumps({"study": study.study_name, "trial": info["trial"], "metric": metric,
                           "value": info["value"], "task": checkpoint.task,
                           "params": info["params"], "predictions": rows}))
         return

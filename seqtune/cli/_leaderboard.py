@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -112,8 +111,6 @@ def show_leaderboard(study: optuna.Study, fmt: Format = Format.table,
         return
     text = {Format.csv: board.to_csv, Format.json: board.to_json,
             Format.markdown: board.to_markdown}[fmt]()
-    if fmt is Format.json:  # NaN and Infinity are not JSON: null
-        text = json.dumps(json.loads(text, parse_constant=lambda _: None), indent=2)
     print(text, end="" if text.endswith("\n") else "\n")
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from seqtune import jsontext
 from seqtune.cli._app import (
     ArtifactDirOpt,
     FormatOpt,
@@ -43,8 +43,8 @@ from seqtune.study import (
     resolve_storage_url,
 )
 from seqtune.study._optimize import check_studies
-from seqtune.study._refit import DEFAULT_REPEATS
-from seqtune.study._storage import GRACE_FACTOR, HEARTBEAT_INTERVAL
+from seqtune.study._refit import DEFAULT_REPEATS, MAX_REPEATS
+from seqtune.study._storage import GRACE_FACTOR, HEARTBEAT_INTERVAL, MAX_HEARTBEAT
 
 #: repeats per architecture under ``run --quick``
 QUICK_REPEATS = 1
@@ -66,7 +66,8 @@ WorkersOpt = Annotated[str, typer.Option(
 
 
 RepeatsOpt = Annotated[int | None, typer.Option(
-    min=0, metavar="K", help="After the trials, retrain each architecture's best configuration on "
+    min=0, max=MAX_REPEATS, metavar="K",
+    help="After the trials, retrain each architecture's best configuration on "
                 "train+val under this many seeds and score it on test (default "
                 f"{DEFAULT_REPEATS}; run --quick: {QUICK_REPEATS}; 0: none).")]
 
@@ -112,10 +113,11 @@ def optimize_cmd(
     set_: SetOpt = None,
     workers: WorkersOpt = AUTO,
     heartbeat_interval: Annotated[int, typer.Option(
-        min=1, metavar="SECONDS", help="Seconds between heartbeats of a running trial.")]
+        min=1, max=MAX_HEARTBEAT, metavar="SECONDS",
+        help="Seconds between heartbeats of a running trial.")]
     = HEARTBEAT_INTERVAL,
     grace_period: Annotated[int | None, typer.Option(
-        min=1, metavar="SECONDS",
+        min=1, max=MAX_HEARTBEAT * GRACE_FACTOR, metavar="SECONDS",
         help="Seconds without a heartbeat after which a trial's worker counts as "
              "dead: the trial is failed and queued again "
              f"(default {GRACE_FACTOR} x --heartbeat-interval).")] = None,
@@ -161,7 +163,7 @@ def optimize_cmd(
         c, url, workers=processes, heartbeat_interval=heartbeat_interval,
         grace_period=grace_period, repeats=DEFAULT_REPEATS if repeats is None else repeats)]
     if output_format(fmt, as_json) == OutputFormat.json:
-        print(json.dumps(rows))
+        print(jsontext.dumps(rows))
     else:
         console.print(summary_table("best trial per architecture", rows))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import numpy as np
 import optuna
 
+from seqtune import jsontext
 from seqtune.stored import stored_baselines, stored_metric, stored_repeats
 from seqtune.study._equal_share import trials_per_architecture
 from seqtune.study._paired import Comparison, compare, seed_interval, solved_sentence
@@ -52,7 +52,8 @@ class Leaderboard:
         return [[_text(record[c]) for c in self.columns()] for record in self.records()]
 
     def to_json(self) -> str:
-        return json.dumps({**asdict(self), "rows": self.records()}, indent=2)
+        """Strict JSON (non-finite numbers as null)."""
+        return jsontext.dumps({**asdict(self), "rows": self.records()}, indent=2)
 
     def to_csv(self) -> str:
         out = io.StringIO()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import time
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,13 @@ from seqtune.blobs import put_blob
 from seqtune.config import StudyConfig, architecture_choices
 from seqtune.errors import SeqtuneError, TrainingDiverged
 from seqtune.space import contains, distributions
+from seqtune.stored import check_stored, stored_repeats
 from seqtune.study import _signals
 from seqtune.study._artifacts import resolve_artifact_dir
 from seqtune.study._curriculum import CarriedWeights
 from seqtune.study._equal_share import EqualShareSampler, PerArchitecturePruner
 from seqtune.study._objective import Objective
-from seqtune.study._refit import DEFAULT_REPEATS, ensure_repeats, stored_repeats
+from seqtune.study._refit import DEFAULT_REPEATS, MAX_REPEATS, ensure_repeats
 from seqtune.study._storage import Storage, open_storage, redact, shared_between_processes
 from seqtune.study._summary import best_per_architecture, name_metric
 from seqtune.study._workers import run_workers
@@ -93,6 +96,7 @@ def _refuse_mismatch(storage: optuna.storages.BaseStorage, config: StudyConfig, 
     if stored is not None and attrs.get("data_fingerprint") != fingerprint:
         raise SeqtuneError(f"{where}: exists with different data (fingerprint "
                            f"{attrs.get('data_fingerprint')} != {fingerprint})")
+    check_stored(optuna.load_study(study_name=config.name, storage=storage))
     return True
 
 
@@ -259,6 +263,8 @@ def optimize(config: StudyConfig, storage_url: str, show_progress_bar: bool = Tr
     under ``repeats`` seeds (:func:`~seqtune.study._refit.ensure_repeats`; 0:
     none). ``callbacks`` go to ``study.optimize`` in this process (e.g. MLflow's
     or W&B's Optuna callback)."""
+    if not 0 <= repeats <= MAX_REPEATS:
+        raise SeqtuneError(f"repeats: expected an integer 0..{MAX_REPEATS}, got {repeats}")
     config = config.with_overrides(
         artifact_dir=str(resolve_artifact_dir(storage_url, config.artifact_dir)))
     study, task = prepare_study(config, storage_url, queue_start=True, **storage_kwargs)
@@ -305,10 +311,12 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
     objective = Objective(task, config.space, config.max_epochs, config.patience, config.seed,
                           Path(config.artifact_dir) if config.artifact_dir else None,
                           carried_weights(study, config))
-    # running trials count too: a worker whose trial ends while another's runs
-    # stops rather than start one more (an architecture would get an extra share)
-    callback = optuna.study.MaxTrialsCallback(config.n_trials,
-                                              states=(*FINISHED, TrialState.RUNNING))
+    if abandoned := abandoned_trials(study):
+        print(f"seqtune: warning: study {study.study_name!r}: trial(s) "
+              f"{', '.join(str(t.number) for t in abandoned)} RUNNING without a heartbeat "
+              "(left by `optuna ask`, or by a process that died with heartbeats off): not "
+              "counted towards n_trials, not waited for", file=sys.stderr)
+    callback = _StopWhenFull(config.n_trials)
     deadline = None if config.timeout is None else time.monotonic() + config.timeout
     while remaining > 0:
         left = None if deadline is None else deadline - time.monotonic()
@@ -325,6 +333,42 @@ def run_trials(study: optuna.Study, task: Task, config: StudyConfig,
         # (two workers starting trials at one moment pass n_trials): else its
         # retry would stay queued after every worker has gone
         remaining = max(config.n_trials - finished_trials(study), queued_retries(study))
+
+
+def _age(start: datetime) -> float:
+    """Seconds since the naive ``start`` (local or UTC time, as whoever wrote it
+    chose): the younger of the two readings."""
+    return min((datetime.now() - start).total_seconds(),
+               (datetime.now(UTC).replace(tzinfo=None) - start).total_seconds())
+
+
+def abandoned_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """RUNNING trials that no worker watches: started over a grace period ago and
+    never a heartbeat (a worker with heartbeats records one as its trial starts),
+    so no worker will ever fail them; empty where heartbeats are off."""
+    storage = getattr(study._storage, "_backend", study._storage)  # under Optuna's cache
+    if not (isinstance(storage, Storage) and is_heartbeat_enabled(storage)):
+        return []
+    grace = storage.grace_period or 2 * (storage.get_heartbeat_interval() or 0)
+    old = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+           if _age(t.datetime_start) > grace]
+    unwatched = storage.unwatched_trials(study._study_id, [t._trial_id for t in old]) \
+        if old else set()
+    return [t for t in old if t._trial_id in unwatched]
+
+
+class _StopWhenFull:
+    """Stop once finished trials and watched running ones fill ``n_trials``: running
+    trials count, so a worker whose trial ends while another's runs stops rather
+    than start one more (an architecture would get an extra share)."""
+
+    def __init__(self, n_trials: int) -> None:
+        self.n_trials = n_trials
+
+    def __call__(self, study: optuna.Study, _trial: FrozenTrial) -> None:
+        taken = study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING))
+        if len(taken) - len(abandoned_trials(study)) >= self.n_trials:
+            study.stop()
 
 
 #: how often a worker that has done its share looks at the others' trials: the
@@ -360,7 +404,8 @@ def _retry_queued(study: optuna.Study, deadline: float | None) -> bool:
             optuna.storages.fail_stale_trials(study)
         if len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))) > failed:
             return True
-        if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if len(running) == len(abandoned_trials(study)):
             return False
         time.sleep(RETRY_POLL_S)
     return False

@@ -45,6 +45,8 @@ PROTOCOL = "train+val"
 #: repeat seeds are ``study seed + SEED_OFFSET + k``, apart from the trials' seeds
 SEED_OFFSET = 1_000_000
 DEFAULT_REPEATS = 5
+#: the most repeat seeds one architecture may ask for
+MAX_REPEATS = 100
 
 
 def repeats_attr(architecture: str) -> str:

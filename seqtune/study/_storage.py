@@ -28,6 +28,9 @@ from seqtune.study._url import parse, redact, remember_secrets, scrub, secret_qu
 DEFAULT_STORAGE = "sqlite:///storage/seqtune.db"
 #: seconds between the heartbeats of a running trial
 HEARTBEAT_INTERVAL = 10
+#: the longest heartbeat interval (a day; a longer one overflows the heartbeat
+#: thread's wait, and would never find a dead worker anyway)
+MAX_HEARTBEAT = 86_400
 #: a running trial without a heartbeat for this long (default 3 intervals) is
 #: failed by the next worker that asks for a trial, and queued again
 GRACE_FACTOR = 3
@@ -177,6 +180,17 @@ class Storage(optuna.storages.RDBStorage):
         finally:
             session.close()
         return True
+
+    def unwatched_trials(self, study_id: int, trial_ids: list[int]) -> set[int]:
+        """Which of ``trial_ids`` never recorded a heartbeat (a heartbeat-enabled
+        worker records one the moment its trial starts)."""
+        session = self.scoped_session()
+        try:
+            beating = {row[0] for row in session.query(models.TrialHeartbeatModel.trial_id)
+                       .filter(models.TrialHeartbeatModel.trial_id.in_(trial_ids))}
+        finally:
+            session.close()
+        return set(trial_ids) - beating
 
     def claim_study_user_attr(self, study_id: int, key: str, value: Any) -> bool:
         """Set the study user attr ``key`` only if no process has set it yet:
