@@ -134,7 +134,7 @@ def stored_baselines(study: StudyLike) -> list[dict[str, Any]]:
     if not isinstance(rows, list) or not all(_baseline_ok(r) for r in rows):
         raise _refuse(study, BASELINES_ATTR, value, "{'key': ..., 'results': [rows]}, each "
                       "row with a 'name' and 'val' and 'test' tables of numbers")
-    return [{"description": "", "note": "", "fit_data": {}, **r} for r in rows]
+    return rows
 
 
 def _repeats_ok(record: Any) -> bool:

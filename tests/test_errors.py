@@ -85,6 +85,18 @@ for key, study, train, space in [
     ("window_in_seeded", "", "", 'architecture="gru"\nwindow=12\n'),
     ("huge_start_hidden_size", "", "",
      'architecture="gru"\nhidden_size={low=8,high=16}\n[start]\nhidden_size=100000\n'),
+    # issue 34: a grid that misses a searched parameter, learning rates past 10
+    ("grid_not_covering", 'sampler="GridSampler"\nsampler_args={search_space={hidden_size=[8]}}\n',
+     "", 'architecture="gru"\nhidden_size=[8,16]\nlearning_rate={low=0.001,high=0.01}\n'),
+    ("grid_outside_space",
+     'sampler="GridSampler"\nsampler_args={search_space={hidden_size=[8,4096]}}\n', "",
+     'architecture="gru"\nhidden_size=[8,16]\n'),
+    ("grid_extra_parameter",
+     'sampler="GridSampler"\nsampler_args={search_space={hidden_size=[8],num_layers=[1]}}\n',
+     "", 'architecture="gru"\nhidden_size=[8,16]\n'),
+    ("fixed_learning_rate_11", "", "", 'architecture="gru"\nlearning_rate=11.0\n'),
+    ("learning_rate_range_past_10", "", "",
+     'architecture="gru"\nlearning_rate={low=0.001,high=11.0}\n'),
 ]:
     TOML[key] = SEEDED.format(study=study, train=train, space=space)
 DIGITSUM = '[study]\nname="{name}"\n[task]\nname="digitsum"\nmode="dense"\n{task}[space]\n{space}'
@@ -292,7 +304,45 @@ CASES = [
           ("huge_length", "task.length: expected an integer 3..1000"),
           ("window_above_max", "space.window: at most task.max_window = 36"),
           ("sweep_collides", "'sw-L6'"),
+          ("grid_not_covering", "search_space: no values for learning_rate, searched in"),
+          ("grid_outside_space", "search_space.hidden_size: 4096 is outside [space]"),
+          ("grid_extra_parameter", "search_space: num_layers not searched in [space]"),
+          ("fixed_learning_rate_11", "space.learning_rate: at most 10"),
+          ("learning_rate_range_past_10", "space.learning_rate: at most 10"),
       ]],
+    # issue 34: counts and intervals without a bound ran forever or overflowed a thread
+    Case("cli repeats 1000000", optimize(DRIFT, "--repeats", "1000000"),
+         "Invalid value for '--repeats': Input should be less than or equal to 100"),
+    Case("cli heartbeat 10**15", optimize(DRIFT, "--heartbeat-interval", str(10**15)),
+         "Invalid value for '--heartbeat-interval'"),
+    Case("cli run repeats 1000000", ["run", "--repeats", "1000000", "--storage", "{db}"],
+         "Invalid value for '--repeats'"),
+    # issue 34: SQLite takes no credentials (the driver ignored them silently)
+    Case("sqlite URL with a password", optimize(DRIFT, storage="{db}?password=hunter22"),
+         "SQLite takes no credentials; remove 'password' from the URL"),
+    Case("sqlite URL with an option the driver ignores",
+         ["leaderboard", "pre", "--storage", "{db}?nope=1"], "unknown SQLite option(s) 'nope'"),
+    # issue 34: stored attrs edited by hand: one line naming the study and the attr
+    *[Case(f"hand-edited {attr} ({command[0]})", [*command, "--storage", "{db}"],
+           f"study 'pre': stored attr '{attr}", prepare=f"attr {attr}")
+      for attr in ("task", "metric", "data_fingerprint", "baselines", "repeats_",
+                   "best_checkpoint")
+      for command in (["leaderboard", "pre"], ["predict", "pre", "--seq", "1,2,3,4,5"])],
+    Case("hand-edited metric (optimize resumes)",
+         optimize(DRIFT, "--study-name", "pre", "--n-trials", "2"),
+         "study 'pre': stored attr 'metric'", prepare="attr metric"),
+    Case("checkpoint attr lacks keys", ["predict", "pre", "--seq", "1,2,3,4,5", "--storage",
+                                        "{db}"], "stored attr 'best_checkpoint' is {'trial': 0}",
+         prepare="attr best_checkpoint lacks keys"),
+    Case("checkpoint artifact id climbs", ["predict", "pre", "--seq", "1,2,3,4,5", "--storage",
+                                           "{db}"], "stored attr 'best_checkpoint'",
+         prepare="attr best_checkpoint climbs"),
+    Case("checkpoint artifact missing", ["predict", "pre", "--seq", "1,2,3,4,5", "--storage",
+                                         "{db}"], "no artifact 00000000",
+         prepare="attr best_checkpoint missing"),
+    Case("checkpoint is a folder", ["predict", "pre", "--seq", "1,2,3,4,5", "--storage",
+                                    "{db}"], "is a folder, not a checkpoint file",
+         prepare="checkpoint folder"),
     Case("cli seed -1", optimize(DRIFT, "--seed", "-1"), "--seed: expected an integer"),
     Case("cli seed above 2**32", optimize(DRIFT, "--seed", str(2**32 + 1)),
          "--seed: expected an integer"),
@@ -442,8 +492,49 @@ def _silent_server() -> socket.socket:
     return sock
 
 
+#: hand edits of the stored attrs of study ``pre``: (user attr?, key, value); a key
+#: ending in ``_`` names the first stored key it begins
+HAND_EDITS = {
+    "attr task": (True, "task", "x"), "attr metric": (True, "metric", ["mse"]),
+    "attr data_fingerprint": (True, "data_fingerprint", 5),
+    "attr baselines": (False, "seqtune:baselines", {"key": {}, "results": [{"name": 1}]}),
+    "attr repeats_": (False, "seqtune:repeats_", {"trial": 0, "seeds": [1], "test_mse": "x"}),
+    "attr best_checkpoint": (True, "best_checkpoint", "x"),
+    "attr best_checkpoint lacks keys": (True, "best_checkpoint", {"trial": 0}),
+}
+
+
+def _edit_attrs(folder: Path, how: str) -> None:
+    """A hand edit of ``pre``'s attrs (as `optuna`'s API or SQL by hand would make it)."""
+    url = f"sqlite:///{folder / 'seqtune.db'}"
+    study = optuna.load_study(study_name="pre", storage=url)
+    storage, sid = study._storage, study._study_id
+    if how in HAND_EDITS:
+        user, key, value = HAND_EDITS[how]
+        stored = study.user_attrs if user else storage.get_study_system_attrs(sid)
+        key = next(k for k in stored if k.startswith(key)) if key.endswith("_") else key
+        if user:
+            study.set_user_attr(key, value)
+        else:
+            storage.set_study_system_attr(sid, key, value)
+        return
+    record = dict(study.user_attrs["best_checkpoint"])
+    record["artifact_id"] = {"attr best_checkpoint climbs": "../seqtune.db",
+                             "attr best_checkpoint missing": "0" * 8 + "-0000"}[how]
+    study.set_user_attr("best_checkpoint", record)
+
+
 def _prepare(folder: Path, how: str) -> None:
     """Spoil a case's copy before the "before" snapshot: its checkpoints or schema."""
+    if how.startswith("attr "):
+        _edit_attrs(folder, how)
+        return
+    if how == "checkpoint folder":
+        study = optuna.load_study(study_name="pre", storage=f"sqlite:///{folder / 'seqtune.db'}")
+        path = folder / "artifacts" / study.user_attrs["best_checkpoint"]["artifact_id"]
+        path.unlink()
+        path.mkdir()
+        return
     if how == "alembic":  # another program's (or a future Optuna's) schema version
         with sqlite3.connect(folder / "seqtune.db") as db:
             db.execute("UPDATE alembic_version SET version_num = 'v99.0.0.foreign'")

@@ -205,15 +205,16 @@ def load_best_checkpoint(study: optuna.Study, artifact_dir: str | Path) -> Check
             f"checkpoint of study {study.study_name!r})"
     source = Path(artifact_dir) / info.artifact_id
     if source.exists() and not source.is_file():
-        raise SeqtuneError(f"{where} is not a file; expected a checkpoint file")
+        raise SeqtuneError(f"{where} is a folder, not a checkpoint file")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "best-model.pt"
         try:
             download_artifact(artifact_store=FileSystemArtifactStore(artifact_dir),
                               file_path=str(path), artifact_id=info.artifact_id)
         except ArtifactNotFound:
-            raise SeqtuneError(f"{where} not found; pass the folder its 'seqtune optimize' "
-                               "used") from None
+            raise SeqtuneError(f"--artifact-dir {artifact_dir}: no artifact {info.artifact_id} "
+                               f"(the best checkpoint of study {study.study_name!r}); pass the "
+                               "folder its 'seqtune optimize' used") from None
         except OSError as exc:
             raise SeqtuneError(f"{where} cannot be read ({exc.strerror})") from None
         return load_checkpoint(path, shown=f"study {study.study_name!r}'s best checkpoint")

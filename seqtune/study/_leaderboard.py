@@ -257,7 +257,7 @@ def leaderboard(study: optuna.Study, artifact_dir: str | Path | None = None) -> 
     metrics = _metric_names(study, metric, baselines)
     rows = _tuned_rows(study, metrics) + [
         {"kind": BASELINE, "name": b["name"], "val": b["val"], "test": b["test"],
-         "note": b["note"] or b["description"], "exact": bool(b.get("exact"))}
+         "note": b.get("note") or b.get("description", ""), "exact": bool(b.get("exact"))}
         for b in baselines]
 
     def by_val(row: dict[str, Any]) -> tuple[bool, float]:
