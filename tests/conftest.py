@@ -51,3 +51,13 @@ def postgres():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    """A ``cli_zygote.py`` helper per test module: forked ``seqtune`` processes."""
+    from test_errors import Zygote
+
+    helper = Zygote()
+    yield helper
+    helper.close()

@@ -15,7 +15,6 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,13 +69,6 @@ def ask_and_tell(url: str, study: str, space: str | None, value: float) -> None:
                                   *(["--search-space", space] if space else [])))
     optuna_cli(url, "tell", "--study-name", study, "--trial-number", str(asked["number"]),
                "--values", str(value))
-
-
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    helper = Zygote()
-    yield helper
-    helper.close()
 
 
 @pytest.fixture(scope="module")

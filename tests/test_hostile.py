@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -22,13 +21,6 @@ from test_errors import Zygote
 from test_foreign_studies import TINY
 
 from seqtune import jsontext
-
-
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    helper = Zygote()
-    yield helper
-    helper.close()
 
 
 @pytest.fixture(scope="module")

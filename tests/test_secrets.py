@@ -13,10 +13,8 @@ of its raw character.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from pg_server import free_port
 from test_errors import REPO, Zygote
 
@@ -40,13 +38,6 @@ def commands(out: Path) -> dict[str, list[str]]:
             "postmortem": ["postmortem", "--rule", "drift", "--max-epochs", "1", "--seeds", "1",
                            "--draws", "1", "--no-factorial", "--workers", "1"],
             "run": ["run", "--quick", "--workers", "1"]}
-
-
-@pytest.fixture(scope="module")
-def zygote() -> Iterator[Zygote]:
-    helper = Zygote()
-    yield helper
-    helper.close()
 
 
 def run(zygote: Zygote, folder: Path, runs: list[tuple[str, list[str], dict[str, str]]],
